@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Phalanx",
+    products: [
+        .executable(name: "phalanx", targets: ["phalanx"]),
+        .library(name: "PhalanxCore", targets: ["PhalanxCore"]),
+        .library(name: "PhalanxNN", targets: ["PhalanxNN"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "PhalanxCore",
+            dependencies: ["CBLAS"]
+        ),
+        .target(
+            name: "PhalanxNN",
+            dependencies: ["PhalanxCore"]
+        ),
+        .executableTarget(
+            name: "phalanx",
+            dependencies: [
+                "PhalanxCore", "PhalanxNN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore"]),
+        .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
+    ]
+)

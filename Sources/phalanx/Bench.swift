@@ -1,0 +1,8 @@
+import ArgumentParser
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure kernels against their references.",
+        subcommands: []
+    )
+}

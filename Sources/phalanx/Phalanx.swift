@@ -1,0 +1,11 @@
+import ArgumentParser
+import PhalanxCore
+
+@main
+struct Phalanx: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "phalanx",
+        abstract: "Data-parallel deep-learning trainer for CPU clusters.",
+        subcommands: [Bench.self]
+    )
+}
