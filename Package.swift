@@ -7,37 +7,30 @@ let package = Package(
         .executable(name: "phalanx", targets: ["phalanx"]),
         .library(name: "PhalanxCore", targets: ["PhalanxCore"]),
         .library(name: "PhalanxNN", targets: ["PhalanxNN"]),
+        .library(name: "PhalanxData", targets: ["PhalanxData"]),
+        .library(name: "PhalanxTraining", targets: ["PhalanxTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
-        .systemLibrary(
-            name: "CBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
-        .systemLibrary(
-            name: "CZlib",
-            pkgConfig: "zlib",
-            providers: [.apt(["zlib1g-dev"])]
-        ),
-        .target(
-            name: "PhalanxCore",
-            dependencies: ["CBLAS"]
-        ),
-        .target(
-            name: "PhalanxNN",
-            dependencies: ["PhalanxCore"]
-        ),
-        .executableTarget(
-            name: "phalanx",
-            dependencies: [
-                "PhalanxCore", "PhalanxNN",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "PhalanxCore", dependencies: ["CBLAS"]),
+        .target(name: "PhalanxNN", dependencies: ["PhalanxCore"]),
+        .target(name: "PhalanxData", dependencies: ["PhalanxCore", "CZlib"]),
+        .target(name: "PhalanxTraining", dependencies: [
+            "PhalanxCore", "PhalanxNN", "PhalanxData",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "phalanx", dependencies: [
+            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxTraining",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore"]),
         .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
+        .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore"]),
+        .testTarget(name: "PhalanxTrainingTests", dependencies: ["PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore"]),
     ]
 )

@@ -1,0 +1,1 @@
+// PhalanxData: data sets (IDX, text), normalisation, augmentation, batching, sampling.

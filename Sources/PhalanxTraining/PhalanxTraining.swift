@@ -1,0 +1,1 @@
+// PhalanxTraining: configuration, training loop, evaluation, checkpoints, metrics.

@@ -1,0 +1,4 @@
+import Testing
+@testable import PhalanxData
+
+@Test func dataModuleLinks() { #expect(Bool(true)) }

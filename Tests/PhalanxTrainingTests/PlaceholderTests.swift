@@ -1,0 +1,4 @@
+import Testing
+@testable import PhalanxTraining
+
+@Test func trainingModuleLinks() { #expect(Bool(true)) }
