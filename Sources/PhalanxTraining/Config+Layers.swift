@@ -1,0 +1,63 @@
+// The model-config language: one `LayerSpec` per layer, containers nesting specs.
+
+/// One layer of a model config. `kind` picks the layer; the other keys are its
+/// settings (which keys a kind takes is checked when the model is built).
+public struct LayerSpec: Codable, Equatable, Sendable {
+    /// conv2d, linear, relu, leaky_relu, prelu, tanh, sigmoid, maxpool, avgpool,
+    /// global_avgpool, flatten, dropout, batchnorm, lrn, sequential, residual, concat.
+    public var kind: String
+    /// State-dict name of the layer; defaults to `<kind><index>` (`conv1`, `linear2`).
+    public var name: String?
+    /// Output features (linear) or channels (conv2d).
+    public var out: Int?
+    public var kernel: IntPair?
+    public var stride: IntPair?
+    public var padding: IntPair?
+    public var groups: Int?
+    public var bias: Bool?
+    /// Weight initialiser: lecun, glorot, he, he_uniform.
+    public var initializer: String?
+    /// LeakyReLU negative slope.
+    public var slope: Float?
+    /// PReLU: one slope per channel (true) or one shared (false, default).
+    public var perChannel: Bool?
+    /// Dropout probability.
+    public var p: Float?
+    /// Local response normalisation: window size, alpha, beta, k.
+    public var size: Int?
+    public var alpha: Float?
+    public var beta: Float?
+    public var k: Float?
+    /// Batch normalisation running-average momentum and epsilon.
+    public var momentum: Float?
+    public var eps: Float?
+    /// Children of sequential, the body of residual.
+    public var layers: [LayerSpec]?
+    /// Residual projection shortcut (absent: identity).
+    public var shortcut: [LayerSpec]?
+    /// Parallel branches of concat, joined on channels.
+    public var branches: [LayerSpec]?
+
+    enum CodingKeys: String, CodingKey {
+        case kind, name, out, kernel, stride, padding, groups, bias, initializer = "init"
+        case slope, perChannel = "per_channel", p, size, alpha, beta, k, momentum, eps
+        case layers, shortcut, branches
+    }
+
+    public init(kind: String, name: String? = nil) {
+        self.kind = kind
+        self.name = name
+    }
+
+    /// The keys set in this spec (for checking which a kind accepts).
+    var setKeys: [String] {
+        var keys: [String] = []
+        func add(_ v: Any?, _ k: CodingKeys) { if v != nil { keys.append(k.rawValue) } }
+        add(out, .out); add(kernel, .kernel); add(stride, .stride); add(padding, .padding)
+        add(groups, .groups); add(bias, .bias); add(initializer, .initializer); add(slope, .slope)
+        add(perChannel, .perChannel); add(p, .p); add(size, .size); add(alpha, .alpha)
+        add(beta, .beta); add(k, .k); add(momentum, .momentum); add(eps, .eps)
+        add(layers, .layers); add(shortcut, .shortcut); add(branches, .branches)
+        return keys
+    }
+}

@@ -1,0 +1,126 @@
+// Experiment configuration: the YAML a user writes, decoded into Codable types.
+//
+// Every key has a default except the model; unknown keys and wrong types are errors
+// that name the key and its line (see ConfigLoader). `--set a.b=c` overrides any value.
+import PhalanxCore
+
+/// A whole experiment: data, model, training, checkpoints.
+public struct ExperimentConfig: Codable, Equatable, Sendable {
+    /// Run name; outputs go to `<checkpoint.directory>/<name>/`.
+    public var name: String
+    /// Seed for initialisation, shuffling, dropout and augmentation.
+    public var seed: UInt64
+    public var data: DataConfig
+    public var model: ModelConfig
+    public var train: TrainConfig
+    public var checkpoint: CheckpointConfig
+
+    enum CodingKeys: String, CodingKey { case name, seed, data, model, train, checkpoint }
+
+    public init(name: String = "experiment", seed: UInt64 = 42, data: DataConfig = DataConfig(),
+                model: ModelConfig, train: TrainConfig = TrainConfig(),
+                checkpoint: CheckpointConfig = CheckpointConfig()) {
+        self.name = name; self.seed = seed; self.data = data; self.model = model
+        self.train = train; self.checkpoint = checkpoint
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? "experiment"
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 42
+        data = try c.decodeIfPresent(DataConfig.self, forKey: .data) ?? DataConfig()
+        model = try c.decode(ModelConfig.self, forKey: .model)
+        train = try c.decodeIfPresent(TrainConfig.self, forKey: .train) ?? TrainConfig()
+        checkpoint = try c.decodeIfPresent(CheckpointConfig.self, forKey: .checkpoint) ?? CheckpointConfig()
+    }
+}
+
+/// Where the data comes from and how it is prepared.
+public struct DataConfig: Codable, Equatable, Sendable {
+    /// `fashion-mnist` (Debian's dataset-fashion-mnist) or `idx` (name the four files).
+    public var dataset: String
+    /// Directory holding `{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz`.
+    public var directory: String
+    public var trainImages: String?
+    public var trainLabels: String?
+    public var testImages: String?
+    public var testLabels: String?
+    /// Training samples held out for validation (0: none).
+    public var validation: Int
+    /// `standardize` (training-set mean/std), `minmax` ([0, 1]) or `none`.
+    public var normalize: String
+    /// Random crop padding in pixels (0: off).
+    public var cropPadding: Int
+    /// Random horizontal flips.
+    public var flip: Bool
+    /// Standard deviation of Gaussian noise added in training (0: off).
+    public var noiseStd: Float
+    /// Use only the first N training samples (0: all) — for quick runs and tests.
+    public var limit: Int
+
+    enum CodingKeys: String, CodingKey {
+        case dataset, directory, validation, normalize, flip, limit
+        case trainImages = "train_images", trainLabels = "train_labels"
+        case testImages = "test_images", testLabels = "test_labels"
+        case cropPadding = "crop_padding", noiseStd = "noise_std"
+    }
+
+    public init() {
+        dataset = "fashion-mnist"; directory = "/usr/share/datasets/fashion-mnist"
+        validation = 0; normalize = "standardize"; cropPadding = 0; flip = false
+        noiseStd = 0; limit = 0
+    }
+
+    public init(from decoder: Decoder) throws {
+        let d = DataConfig()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try c.decodeIfPresent(String.self, forKey: .dataset) ?? d.dataset
+        directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? d.directory
+        trainImages = try c.decodeIfPresent(String.self, forKey: .trainImages)
+        trainLabels = try c.decodeIfPresent(String.self, forKey: .trainLabels)
+        testImages = try c.decodeIfPresent(String.self, forKey: .testImages)
+        testLabels = try c.decodeIfPresent(String.self, forKey: .testLabels)
+        validation = try c.decodeIfPresent(Int.self, forKey: .validation) ?? d.validation
+        normalize = try c.decodeIfPresent(String.self, forKey: .normalize) ?? d.normalize
+        cropPadding = try c.decodeIfPresent(Int.self, forKey: .cropPadding) ?? d.cropPadding
+        flip = try c.decodeIfPresent(Bool.self, forKey: .flip) ?? d.flip
+        noiseStd = try c.decodeIfPresent(Float.self, forKey: .noiseStd) ?? d.noiseStd
+        limit = try c.decodeIfPresent(Int.self, forKey: .limit) ?? d.limit
+    }
+}
+
+/// The network: an input shape and a list (or tree) of layers.
+public struct ModelConfig: Codable, Equatable, Sendable {
+    /// Shape of one sample, e.g. `[1, 28, 28]`.
+    public var input: [Int]
+    public var layers: [LayerSpec]
+
+    public init(input: [Int], layers: [LayerSpec]) {
+        self.input = input
+        self.layers = layers
+    }
+}
+
+/// An integer or a pair `[h, w]` (kernel, stride, padding).
+public struct IntPair: Codable, Equatable, Sendable {
+    public var h: Int, w: Int
+    public init(_ h: Int, _ w: Int) { self.h = h; self.w = w }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode(Int.self) {
+            h = v; w = v
+        } else {
+            let pair = try c.decode([Int].self)
+            guard pair.count == 2 else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected an integer or a pair [h, w], got \(pair.count) numbers")
+            }
+            h = pair[0]; w = pair[1]
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if h == w { try c.encode(h) } else { try c.encode([h, w]) }
+    }
+}
