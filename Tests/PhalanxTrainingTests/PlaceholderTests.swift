@@ -1,4 +1,0 @@
-import Testing
-@testable import PhalanxTraining
-
-@Test func trainingModuleLinks() { #expect(Bool(true)) }
