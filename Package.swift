@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "PhalanxNN", dependencies: ["PhalanxCore"]),
         .target(name: "PhalanxData", dependencies: ["PhalanxCore", "CZlib"]),
         .target(name: "PhalanxTraining", dependencies: [
-            "PhalanxCore", "PhalanxNN", "PhalanxData",
+            "PhalanxCore", "PhalanxNN", "PhalanxData", "CZlib",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "phalanx", dependencies: [
