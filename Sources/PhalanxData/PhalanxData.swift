@@ -1,1 +1,0 @@
-// PhalanxData: data sets (IDX, text), normalisation, augmentation, batching, sampling.

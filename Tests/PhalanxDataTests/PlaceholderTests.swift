@@ -1,4 +1,0 @@
-import Testing
-@testable import PhalanxData
-
-@Test func dataModuleLinks() { #expect(Bool(true)) }
