@@ -7,7 +7,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var batchSize: Int
     /// Drop the last incomplete global batch of each epoch.
     public var dropLast: Bool
-    /// softmax_cross_entropy, binary_cross_entropy or mse.
+    /// cross_entropy (softmax + log-likelihood), binary_cross_entropy or mse.
     public var loss: String
     public var optimizer: OptimizerConfig
     /// L1 penalty λ (adds λ·sign θ to weight gradients).
@@ -30,7 +30,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     }
 
     public init() {
-        epochs = 10; batchSize = 128; dropLast = true; loss = "softmax_cross_entropy"
+        epochs = 10; batchSize = 128; dropLast = true; loss = "cross_entropy"
         optimizer = OptimizerConfig(); l1 = 0; l2 = 0; clipNorm = 0
         schedule = ScheduleConfig(); earlyStopping = nil; threads = 0; logEvery = 100
     }

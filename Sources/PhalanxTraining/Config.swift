@@ -47,27 +47,27 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var testLabels: String?
     /// Training samples held out for validation (0: none).
     public var validation: Int
-    /// `standardize` (training-set mean/std), `minmax` ([0, 1]) or `none`.
+    /// `standardize` (training-set mean/std per channel), `min_max`, `scale` (÷255) or `none`.
     public var normalize: String
     /// Random crop padding in pixels (0: off).
     public var cropPadding: Int
     /// Random horizontal flips.
-    public var flip: Bool
+    public var horizontalFlip: Bool
     /// Standard deviation of Gaussian noise added in training (0: off).
     public var noiseStd: Float
     /// Use only the first N training samples (0: all) — for quick runs and tests.
     public var limit: Int
 
     enum CodingKeys: String, CodingKey {
-        case dataset, directory, validation, normalize, flip, limit
+        case dataset, directory, validation, normalize, limit
         case trainImages = "train_images", trainLabels = "train_labels"
         case testImages = "test_images", testLabels = "test_labels"
-        case cropPadding = "crop_padding", noiseStd = "noise_std"
+        case cropPadding = "crop_padding", horizontalFlip = "horizontal_flip", noiseStd = "noise_std"
     }
 
     public init() {
         dataset = "fashion-mnist"; directory = "/usr/share/datasets/fashion-mnist"
-        validation = 0; normalize = "standardize"; cropPadding = 0; flip = false
+        validation = 0; normalize = "standardize"; cropPadding = 0; horizontalFlip = false
         noiseStd = 0; limit = 0
     }
 
@@ -83,7 +83,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         validation = try c.decodeIfPresent(Int.self, forKey: .validation) ?? d.validation
         normalize = try c.decodeIfPresent(String.self, forKey: .normalize) ?? d.normalize
         cropPadding = try c.decodeIfPresent(Int.self, forKey: .cropPadding) ?? d.cropPadding
-        flip = try c.decodeIfPresent(Bool.self, forKey: .flip) ?? d.flip
+        horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? d.horizontalFlip
         noiseStd = try c.decodeIfPresent(Float.self, forKey: .noiseStd) ?? d.noiseStd
         limit = try c.decodeIfPresent(Int.self, forKey: .limit) ?? d.limit
     }

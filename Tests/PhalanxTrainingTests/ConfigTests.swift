@@ -70,11 +70,11 @@ import Testing
 
     @Test func overridesSetAnyValue() throws {
         let c = try ConfigLoader.load(yaml: good, overrides: [
-            "train.epochs=5", "train.optimizer.kind=adam", "model.layers.1.out=7", "data.flip=true",
+            "train.epochs=5", "train.optimizer.kind=adam", "model.layers.1.out=7", "data.horizontal_flip=true",
             "train.schedule.kind=cosine",
         ]).config
         #expect(c.train.epochs == 5 && c.train.optimizer.kind == "adam")
-        #expect(c.model.layers[1].out == 7 && c.data.flip && c.train.schedule.kind == "cosine")
+        #expect(c.model.layers[1].out == 7 && c.data.horizontalFlip && c.train.schedule.kind == "cosine")
     }
 
     @Test func badOverridesAreErrors() {

@@ -1,0 +1,168 @@
+// Builds a network from the model-config language, checking every layer's settings
+// and shapes as it goes; a problem is a ConfigError naming the layer's key and line.
+import PhalanxCore
+import PhalanxNN
+
+/// A built network and what the trainer needs to know about it.
+public struct BuiltModel {
+    /// The network (a Sequential of the config's named layers).
+    public let network: Sequential
+    /// Shape of one sample's output (`[10]` for ten classes).
+    public let outputShape: [Int]
+    /// Dropout layers, whose random state a checkpoint keeps.
+    public let dropouts: [Dropout]
+}
+
+/// Turns `model:` of a config into layers.
+public struct ModelBuilder {
+    private let fail: (String, String) -> ConfigError
+    private var rng: RNG
+    private let seed: UInt64
+    private var dropouts: [Dropout] = []
+
+    /// `fail(key, message)` makes the error for a dotted key (see `LoadedConfig.error`).
+    public static func build(_ config: ModelConfig, seed: UInt64,
+                             fail: @escaping (String, String) -> ConfigError = { ConfigError(file: "<config>", key: $0, $1) })
+        throws(ConfigError) -> BuiltModel {
+        var builder = ModelBuilder(fail: fail, rng: RNG(seed: seed, stream: 1), seed: seed)
+        guard !config.input.isEmpty, config.input.allSatisfy({ $0 > 0 }) else {
+            throw fail("model.input", "must be a list of positive sizes such as [1, 28, 28], got \(config.input)")
+        }
+        var shape = [1] + config.input
+        let network = try builder.sequential(config.layers, key: "model.layers", shape: &shape)
+        return BuiltModel(network: network, outputShape: Array(shape.dropFirst()), dropouts: builder.dropouts)
+    }
+
+    /// Default state-dict names `<kind><n>`, counted per kind within one list.
+    static func names(of specs: [LayerSpec]) -> [String] {
+        var counts: [String: Int] = [:]
+        return specs.map { s in
+            counts[s.kind, default: 0] += 1
+            return s.name ?? "\(s.kind)\(counts[s.kind]!)"
+        }
+    }
+
+    private mutating func sequential(_ specs: [LayerSpec], key: String, shape: inout [Int]) throws(ConfigError) -> Sequential {
+        guard !specs.isEmpty else { throw fail(key, "needs at least one layer") }
+        let names = ModelBuilder.names(of: specs)
+        var seen = Set<String>()
+        var children: [(String, Layer)] = []
+        for (i, spec) in specs.enumerated() {
+            let k = "\(key).\(i)"
+            let name = names[i]
+            if name.isEmpty || name.contains(".") { throw fail(k + ".name", "'\(name)' must be non-empty and have no dot") }
+            if !seen.insert(name).inserted { throw fail(k + ".name", "two layers in this list are named '\(name)'") }
+            let layer = try self.layer(spec, key: k, shape: shape)
+            do {
+                shape = try layer.outputShape(for: shape)
+            } catch {
+                throw fail(k, "\(error.kind): \(error.message)")
+            }
+            children.append((name, layer))
+        }
+        return Sequential(children)
+    }
+
+    private static let allowedKeys: [String: Set<String>] = [
+        "conv2d": ["out", "kernel", "stride", "padding", "groups", "bias", "init"],
+        "linear": ["out", "bias", "init"],
+        "relu": [], "tanh": [], "sigmoid": [], "flatten": [], "global_avgpool": [],
+        "leaky_relu": ["slope"], "prelu": ["per_channel"], "dropout": ["p"],
+        "maxpool": ["kernel", "stride", "padding"], "avgpool": ["kernel", "stride", "padding"],
+        "batchnorm": ["momentum", "eps"], "lrn": ["size", "alpha", "beta", "k"],
+        "sequential": ["layers"], "residual": ["layers", "shortcut"], "concat": ["branches"],
+    ]
+
+    private mutating func layer(_ s: LayerSpec, key: String, shape: [Int]) throws(ConfigError) -> Layer {
+        guard let allowed = ModelBuilder.allowedKeys[s.kind] else {
+            let kinds = ModelBuilder.allowedKeys.keys.sorted().joined(separator: ", ")
+            throw fail(key + ".kind", "unknown layer kind '\(s.kind)'; known kinds: \(kinds)")
+        }
+        for extra in s.setKeys where !allowed.contains(extra) {
+            throw fail(key + "." + extra, "does not apply to a \(s.kind) layer")
+        }
+        func required<T>(_ v: T?, _ name: String) throws(ConfigError) -> T {
+            guard let v else { throw fail(key, "a \(s.kind) layer needs '\(name)'") }
+            return v
+        }
+        func initializer() throws(ConfigError) -> Initializer? {
+            guard let name = s.initializer else { return nil }
+            guard let i = Initializer(rawValue: name) else {
+                throw fail(key + ".init", "unknown initialiser '\(name)'; known: \(Initializer.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return i
+        }
+        func wrap<T>(_ make: () throws(ShapeError) -> T) throws(ConfigError) -> T {
+            do { return try make() } catch { throw fail(key, "\(error.kind): \(error.message)") }
+        }
+        let channels = shape.count > 1 ? shape[1] : 0
+        switch s.kind {
+        case "conv2d":
+            guard shape.count == 4 else { throw fail(key, "conv2d needs input [N, C, H, W], gets \(describe(shape))") }
+            let out = try required(s.out, "out"), k = try required(s.kernel, "kernel")
+            let st = s.stride ?? IntPair(1, 1), p = s.padding ?? IntPair(0, 0)
+            let ini = try initializer() ?? .he
+            return try wrap { () throws(ShapeError) in
+                try Conv2D(inChannels: channels, outChannels: out, kernel: (k.h, k.w), stride: (st.h, st.w),
+                           padding: (p.h, p.w), groups: s.groups ?? 1, bias: s.bias ?? true,
+                           initializer: ini, rng: &rng)
+            }
+        case "linear":
+            guard shape.count == 2 else { throw fail(key, "linear needs input [N, features], gets \(describe(shape)); put a flatten before it") }
+            let out = try required(s.out, "out")
+            guard out > 0 else { throw fail(key + ".out", "must be positive") }
+            return Linear(inputs: channels, outputs: out, bias: s.bias ?? true,
+                          initializer: try initializer() ?? .lecun, rng: &rng)
+        case "relu": return ReLU()
+        case "tanh": return Tanh()
+        case "sigmoid": return Sigmoid()
+        case "flatten": return Flatten()
+        case "global_avgpool": return GlobalAvgPool()
+        case "leaky_relu": return LeakyReLU(slope: s.slope ?? 0.01)
+        case "prelu": return PReLU(numParameters: (s.perChannel ?? false) ? channels : 1)
+        case "dropout":
+            let p = s.p ?? 0.5
+            guard p >= 0 && p < 1 else { throw fail(key + ".p", "dropout probability \(p) must lie in [0, 1)") }
+            let d = Dropout(p: p, seed: seed, stream: 1000 + UInt64(dropouts.count))
+            dropouts.append(d)
+            return d
+        case "maxpool", "avgpool":
+            let k = s.kernel ?? IntPair(2, 2), p = s.padding ?? IntPair(0, 0)
+            let st = s.stride.map { ($0.h, $0.w) }
+            return try wrap { () throws(ShapeError) -> Layer in
+                s.kind == "maxpool"
+                    ? try MaxPool2D(kernel: (k.h, k.w), stride: st, padding: (p.h, p.w))
+                    : try AvgPool2D(kernel: (k.h, k.w), stride: st, padding: (p.h, p.w))
+            }
+        case "batchnorm":
+            guard shape.count >= 2 else { throw fail(key, "batchnorm needs input [N, C, ...], gets \(describe(shape))") }
+            return BatchNorm(features: channels, eps: s.eps ?? 1e-5, momentum: s.momentum ?? 0.1)
+        case "lrn":
+            guard shape.count >= 3 else { throw fail(key, "lrn needs input [N, C, ...], gets \(describe(shape))") }
+            return LocalResponseNorm(size: s.size ?? 5, alpha: s.alpha ?? 1e-4, beta: s.beta ?? 0.75, k: s.k ?? 1)
+        case "sequential":
+            var sh = shape
+            return try sequential(try required(s.layers, "layers"), key: key + ".layers", shape: &sh)
+        case "residual":
+            var bodyShape = shape
+            let body = try sequential(try required(s.layers, "layers"), key: key + ".layers", shape: &bodyShape)
+            var shortcut: Layer?
+            if let sc = s.shortcut {
+                var scShape = shape
+                shortcut = try sequential(sc, key: key + ".shortcut", shape: &scShape)
+            }
+            return Residual(body: body, shortcut: shortcut)
+        case "concat":
+            let branches = try required(s.branches, "branches")
+            guard !branches.isEmpty else { throw fail(key + ".branches", "needs at least one branch") }
+            let names = ModelBuilder.names(of: branches)
+            var built: [(String, Layer)] = []
+            for (i, b) in branches.enumerated() {
+                built.append((names[i], try layer(b, key: "\(key).branches.\(i)", shape: shape)))
+            }
+            return Concat(built)
+        default:
+            throw fail(key + ".kind", "unknown layer kind '\(s.kind)'")
+        }
+    }
+}

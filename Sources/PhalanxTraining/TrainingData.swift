@@ -1,0 +1,72 @@
+// Loads the data a config names: training (and validation) and test splits, with
+// normalisation statistics fitted on the training split.
+import PhalanxCore
+import PhalanxData
+
+/// The splits of one experiment, raw (normalisation is applied per batch).
+public struct TrainingData {
+    public let train: Dataset
+    public let validation: Dataset?
+    public let test: Dataset
+    /// Fitted on `train`; nil for `normalize: none`.
+    public let normalization: NormalizationStats?
+    /// Augmentation for training batches, nil when off.
+    public let augmentation: Augmentation?
+
+    /// Loads per `config.data`; `normalization` (from a checkpoint) replaces fitting.
+    public static func load(_ config: ExperimentConfig, normalization saved: NormalizationStats? = nil,
+                            fail: (String, String) -> ConfigError) throws -> TrainingData {
+        let d = config.data
+        let (train, test) = try loadFiles(d, fail: fail)
+        var trainPart = train
+        if d.limit > 0 && d.limit < train.count {
+            trainPart = train.subset(Array(0..<d.limit), name: train.name)
+        }
+        var validation: Dataset?
+        if d.validation > 0 {
+            guard d.validation < trainPart.count else {
+                throw fail("data.validation", "holds out \(d.validation) of \(trainPart.count) training samples; leave some to train on")
+            }
+            let split = try trainPart.split(validationCount: d.validation, seed: config.seed)
+            trainPart = split.train
+            validation = split.validation
+        }
+        guard let method = NormalizationMethod(rawValue: d.normalize) else {
+            throw fail("data.normalize", "unknown method '\(d.normalize)'; known: \(NormalizationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let stats = saved ?? (method == .none ? nil : NormalizationStats.fit(method, to: trainPart.images))
+        let augmentation = Augmentation(cropPadding: d.cropPadding, horizontalFlip: d.horizontalFlip, noiseStd: d.noiseStd)
+        do {
+            try augmentation.validate()
+        } catch {
+            throw fail("data", "\(error)")
+        }
+        return TrainingData(train: trainPart, validation: validation, test: test, normalization: stats,
+                            augmentation: augmentation.isIdentity ? nil : augmentation)
+    }
+
+    private static func loadFiles(_ d: DataConfig, fail: (String, String) -> ConfigError) throws -> (Dataset, Dataset) {
+        switch d.dataset {
+        case "fashion-mnist", "mnist":
+            if d.dataset == "fashion-mnist" && d.trainImages == nil {
+                return try Dataset.fashionMNIST(directory: d.directory)
+            }
+            fallthrough
+        case "idx":
+            func path(_ v: String?, _ key: String, _ standard: String) throws -> String {
+                if let v { return v.hasPrefix("/") || d.directory.isEmpty ? v : d.directory + "/" + v }
+                guard d.dataset != "idx" else { throw fail("data." + key, "an idx data set needs '\(key)'") }
+                return d.directory + "/" + standard
+            }
+            let train = try Dataset.load(images: try path(d.trainImages, "train_images", "train-images-idx3-ubyte.gz"),
+                                         labels: try path(d.trainLabels, "train_labels", "train-labels-idx1-ubyte.gz"),
+                                         name: "train")
+            let test = try Dataset.load(images: try path(d.testImages, "test_images", "t10k-images-idx3-ubyte.gz"),
+                                        labels: try path(d.testLabels, "test_labels", "t10k-labels-idx1-ubyte.gz"),
+                                        classCount: train.classCount, name: "test")
+            return (train, test)
+        default:
+            throw fail("data.dataset", "unknown data set '\(d.dataset)'; known: fashion-mnist, mnist, idx")
+        }
+    }
+}
