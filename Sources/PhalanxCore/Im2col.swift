@@ -1,4 +1,5 @@
-// im2col / col2im for 2-D convolution (Caffe's layout), one image at a time.
+// im2col / col2im for 2-D convolution (Caffe's layout), one image (or a band of its
+// output rows) at a time.
 //
 // For an image [C, H, W] and a kernel kh×kw with stride and zero padding, the column
 // matrix has C·kh·kw rows and outH·outW columns: row (c, i, j) holds the input pixel
@@ -52,7 +53,15 @@ public struct ConvGeometry: Equatable, Sendable {
 
 /// Writes the column matrix of `image` ([C, H, W]) into `col` ([C·kh·kw, outH·outW]).
 public func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>) {
-    let outH = g.outH, outW = g.outW, H = g.height, W = g.width
+    im2col(image, g, rows: 0..<g.outH, col, ld: g.colCols)
+}
+
+/// Writes the columns of output rows `rows` of `image` ([C, H, W]) into `col`, a
+/// [C·kh·kw, rows.count·outW] block of a matrix whose rows are `ld` floats apart.
+/// Several images' blocks side by side make one wide GEMM operand.
+public func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, rows: Range<Int>,
+                   _ col: UnsafeMutablePointer<Float>, ld: Int) {
+    let outW = g.outW, H = g.height, W = g.width, sH = g.strideH, sW = g.strideW
     var row = col
     for c in 0..<g.channels {
         let plane = image + c * H * W
@@ -60,27 +69,28 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, _ col: Unsa
             for kj in 0..<g.kernelW {
                 // Output columns whose input column iw = ow·S − P + kj lies in [0, W).
                 let (owLo, owHi) = g.validColumns(tap: kj)
-                for oh in 0..<outH {
-                    let ih = oh * g.strideH - g.padH + ki
-                    let dst = row + oh * outW
+                var dst = row
+                for oh in rows {
+                    let ih = oh * sH - g.padH + ki
+                    defer { dst += outW }
                     if ih < 0 || ih >= H || owHi <= owLo {
                         dst.update(repeating: 0, count: outW)
                         continue
                     }
                     let src = plane + ih * W
                     if owLo > 0 { dst.update(repeating: 0, count: owLo) }
-                    if g.strideW == 1 {
+                    if sW == 1 {
                         (dst + owLo).update(from: src + (owLo - g.padW + kj), count: owHi - owLo)
                     } else {
-                        var iw = owLo * g.strideW - g.padW + kj
+                        var iw = owLo * sW - g.padW + kj
                         for ow in owLo..<owHi {
                             dst[ow] = src[iw]
-                            iw += g.strideW
+                            iw += sW
                         }
                     }
                     if owHi < outW { (dst + owHi).update(repeating: 0, count: outW - owHi) }
                 }
-                row += outH * outW
+                row += ld
             }
         }
     }
@@ -89,7 +99,14 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, _ col: Unsa
 /// Adds the column matrix `col` back onto `image` ([C, H, W]); the adjoint of `im2col`.
 /// `image` is accumulated into, not overwritten.
 public func col2im(_ col: UnsafePointer<Float>, _ g: ConvGeometry, _ image: UnsafeMutablePointer<Float>) {
-    let outH = g.outH, outW = g.outW, H = g.height, W = g.width
+    col2im(col, ld: g.colCols, g, rows: 0..<g.outH, image)
+}
+
+/// Adds the columns of output rows `rows` (a block laid out as `im2col(_:_:rows:_:ld:)`
+/// writes it) back onto `image` ([C, H, W]); the adjoint of that call.
+public func col2im(_ col: UnsafePointer<Float>, ld: Int, _ g: ConvGeometry, rows: Range<Int>,
+                   _ image: UnsafeMutablePointer<Float>) {
+    let outW = g.outW, H = g.height, W = g.width, sH = g.strideH, sW = g.strideW
     var row = col
     for c in 0..<g.channels {
         let plane = image + c * H * W
@@ -97,19 +114,21 @@ public func col2im(_ col: UnsafePointer<Float>, _ g: ConvGeometry, _ image: Unsa
             for kj in 0..<g.kernelW {
                 let (owLo, owHi) = g.validColumns(tap: kj)
                 if owHi > owLo {
-                    for oh in 0..<outH {
-                        let ih = oh * g.strideH - g.padH + ki
+                    var src = row
+                    for oh in rows {
+                        let ih = oh * sH - g.padH + ki
+                        defer { src += outW }
                         if ih < 0 || ih >= H { continue }
-                        let src = row + oh * outW
-                        let dst = plane + ih * W
-                        var iw = owLo * g.strideW - g.padW + kj
-                        for ow in owLo..<owHi {
-                            dst[iw] += src[ow]
-                            iw += g.strideW
+                        let dst = plane + ih * W + (owLo * sW - g.padW + kj)
+                        let n = owHi - owLo, s = src + owLo
+                        if sW == 1 {
+                            for i in 0..<n { dst[i] += s[i] }
+                        } else {
+                            for i in 0..<n { dst[i * sW] += s[i] }
                         }
                     }
                 }
-                row += outH * outW
+                row += ld
             }
         }
     }
