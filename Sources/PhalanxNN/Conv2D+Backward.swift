@@ -1,15 +1,18 @@
-// Conv2D backward: dW += dY·columnsᵀ, db += Σ dY, dX = col2im(Wᵀ·dY), per column tile.
+// Conv2D backward, per column tile: dWᵀ += columns · dYᵀ, db += Σ dY, and
+// dX = col2im(Wᵀ · dY). Both products run slice by slice, as in forward, in the
+// operand orders that OpenBLAS's small-matrix kernels run fastest.
 //
 // Each thread takes a contiguous run of samples (so that no two threads' col2im touch
 // the same input image), rebuilds each tile's columns with im2col — cheaper than
-// keeping a whole batch of columns from forward, which would not fit in cache — and
-// accumulates dW and db into its own partial buffers. The partials are then added to
-// the parameter gradients in thread order, so the result does not depend on timing.
+// keeping a whole batch of columns from forward, which would not stay in cache — and
+// accumulates dWᵀ and db into its own partial buffers. The partials are summed in
+// thread order and transposed into the parameter gradient, so the result does not
+// depend on timing.
 import PhalanxCore
 
 extension Conv2D {
     public func backward(_ dy: Tensor) -> Tensor {
-        guard let x = input else { preconditionFailure("Conv2D.backward before forward") }
+        guard let x = input, let wt = weightT else { preconditionFailure("Conv2D.backward before forward") }
         precondition(dy.shape == output?.shape,
                      "Conv2D.backward: output gradient \(describe(dy.shape)) does not match output \(describe(output?.shape ?? []))")
         let plan = ConvPlan(layer: self, inputShape: x.shape)
@@ -26,10 +29,18 @@ extension Conv2D {
                 backwardTile(plan, x.data, dy.data, dx.data, samples: ns, rows: rows, s)
             }
         }
-        let wg = weight.gradient.data
-        for s in scratch.prefix(Parallel.threads) {
-            BLAS.axpy(weight.gradient.count, 1, s.weightGradient!.data, wg)
-            if let b = bias { BLAS.axpy(outChannels, 1, s.biasGradient!.data, b.gradient.data) }
+        // Σ partials in thread order, then dW_g += (dW_gᵀ)ᵀ through the Wᵀ buffer.
+        let sum = scratch[0].weightGradientT!.data
+        for s in scratch.dropFirst().prefix(Parallel.threads - 1) {
+            BLAS.axpy(weight.count, 1, s.weightGradientT!.data, sum)
+        }
+        let wBlock = plan.outPerGroup * plan.groupRows
+        for g in 0..<groups {
+            BLAS.transpose(rows: plan.groupRows, cols: plan.outPerGroup, sum + g * wBlock, wt.data + g * wBlock)
+        }
+        BLAS.axpy(weight.count, 1, wt.data, weight.gradient.data)
+        if let b = bias {
+            for s in scratch.prefix(Parallel.threads) { BLAS.axpy(outChannels, 1, s.biasGradient!.data, b.gradient.data) }
         }
         return dx
     }
@@ -39,73 +50,65 @@ extension Conv2D {
                               _ dx: UnsafeMutablePointer<Float>, samples: Range<Int>, rows: Range<Int>,
                               _ s: ConvScratch) {
         let outW = p.geometry.outW
-        let bandColumns = rows.count * outW
-        let cols = samples.count * bandColumns
-        let first = samples.lowerBound
-        // dY of the tile as [Cout, cols]: in place for one sample, gathered otherwise.
+        let band = rows.count * outW, cols = samples.count * band
+        let dyt = s.transposed!.data
+        let db = s.biasGradient!.data
+        for (j, n) in samples.enumerated() {
+            // dYᵀ of the tile [cols, Cout], and db.
+            let src = dy + n * outChannels * p.pixels + rows.lowerBound * outW
+            BLAS.transpose(rows: outChannels, cols: band, src, lda: p.pixels, dyt + j * band * outChannels, ldb: outChannels)
+            if bias != nil {
+                for co in 0..<outChannels { db[co] += rowSum(src + co * p.pixels, band) }
+            }
+        }
+        let (col, ldCol, groupStride) = columns(p, x, samples: samples, rows: rows, s)
+        let dwt = s.weightGradientT!.data
+        let wBlock = p.outPerGroup * p.groupRows
+        p.forEachSlice(cols) { c0, n in
+            for g in 0..<groups {
+                // dW_gᵀ += columns_g[:, c0..<c0+n] · dYᵀ[c0..<c0+n, group g]
+                BLAS.gemm(m: p.groupRows, n: p.outPerGroup, k: n,
+                          col + g * groupStride + c0, lda: ldCol,
+                          dyt + c0 * outChannels + g * p.outPerGroup, ldb: outChannels,
+                          beta: 1, dwt + g * wBlock, ldc: p.outPerGroup)
+            }
+        }
+        guard needsInputGradient else { return }
+        // dY as [Cout, cols]: in place for one sample, gathered for several.
         let grad: UnsafeMutablePointer<Float>, ldGrad: Int
         if samples.count == 1 {
-            grad = dy + first * outChannels * p.pixels + rows.lowerBound * outW
+            grad = dy + samples.lowerBound * outChannels * p.pixels + rows.lowerBound * outW
             ldGrad = p.pixels
         } else {
-            grad = s.outputTile!.data
+            grad = s.gathered!.data
             ldGrad = cols
             for (j, n) in samples.enumerated() {
                 for co in 0..<outChannels {
-                    (grad + co * cols + j * bandColumns)
-                        .update(from: dy + (n * outChannels + co) * p.pixels, count: bandColumns)
+                    (grad + co * cols + j * band).update(from: dy + (n * outChannels + co) * p.pixels, count: band)
                 }
             }
         }
-        if bias != nil {
-            let db = s.biasGradient!.data
-            for co in 0..<outChannels { db[co] += rowSum(grad + co * ldGrad, cols) }
-        }
-        // The column operand, as in forward.
-        let columns: UnsafeMutablePointer<Float>, ldColumns: Int, groupStride: Int
+        // dColumns_g = W_gᵀ · dY_g: straight into dX for 1×1, into scratch otherwise.
+        let target: UnsafeMutablePointer<Float>, ldTarget: Int, targetGroupStride: Int
         if p.pointwise {
-            columns = x + first * inChannels * p.pixels + rows.lowerBound * outW
-            (ldColumns, groupStride) = (p.pixels, p.inPerGroup * p.pixels)
+            target = dx + samples.lowerBound * inChannels * p.pixels + rows.lowerBound * outW
+            (ldTarget, targetGroupStride) = (p.pixels, p.inPerGroup * p.pixels)
         } else {
-            columns = s.columns!.data
-            (ldColumns, groupStride) = (cols, p.groupRows * cols)
-            for (j, n) in samples.enumerated() {
-                im2col(x + n * inChannels * p.inputPixels, p.geometry, rows: rows,
-                       columns + j * bandColumns, ld: cols)
-            }
+            target = s.columnGradient!.data
+            (ldTarget, targetGroupStride) = (cols, p.groupRows * cols)
         }
-        let w = weight.value.data, dw = s.weightGradient!.data
-        let wBlock = p.outPerGroup * p.groupRows
-        for g in 0..<groups {
-            // dW_g += dY_g · columns_gᵀ
-            BLAS.gemm(transB: true, m: p.outPerGroup, n: p.groupRows, k: cols,
-                      grad + g * p.outPerGroup * ldGrad, lda: ldGrad,
-                      columns + g * groupStride, ldb: ldColumns,
-                      beta: 1, dw + g * wBlock, ldc: p.groupRows)
-        }
-        guard needsInputGradient else { return }
-        if p.pointwise {
-            // dX_g = W_gᵀ · dY_g, written straight into the sample's channels.
-            let target = dx + first * inChannels * p.pixels + rows.lowerBound * outW
+        let w = weight.value.data
+        p.forEachSlice(cols) { c0, n in
             for g in 0..<groups {
-                BLAS.gemm(transA: true, m: p.groupRows, n: cols, k: p.outPerGroup,
+                BLAS.gemm(transA: true, m: p.groupRows, n: n, k: p.outPerGroup,
                           w + g * wBlock, lda: p.groupRows,
-                          grad + g * p.outPerGroup * ldGrad, ldb: ldGrad,
-                          target + g * p.inPerGroup * p.pixels, ldc: p.pixels)
+                          grad + g * p.outPerGroup * ldGrad + c0, ldb: ldGrad,
+                          target + g * targetGroupStride + c0, ldc: ldTarget)
             }
-            return
         }
-        // dColumns_g = W_gᵀ · dY_g, then col2im onto each sample's dX.
-        let dcol = s.columnGradient!.data
-        for g in 0..<groups {
-            BLAS.gemm(transA: true, m: p.groupRows, n: cols, k: p.outPerGroup,
-                      w + g * wBlock, lda: p.groupRows,
-                      grad + g * p.outPerGroup * ldGrad, ldb: ldGrad,
-                      dcol + g * p.groupRows * cols, ldc: cols)
-        }
+        if p.pointwise { return }
         for (j, n) in samples.enumerated() {
-            col2im(dcol + j * bandColumns, ld: cols, p.geometry, rows: rows,
-                   dx + n * inChannels * p.inputPixels)
+            col2im(target + j * band, ld: cols, p.geometry, rows: rows, dx + n * inChannels * p.inputPixels)
         }
     }
 }

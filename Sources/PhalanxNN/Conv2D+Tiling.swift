@@ -1,11 +1,12 @@
 // How Conv2D cuts a batch into column tiles, and the per-thread scratch they use.
 //
 // A tile is a block of output positions whose im2col columns sit side by side in one
-// matrix, so that one GEMM covers them: either several whole samples (small images,
-// where one sample's GEMM would be too narrow) or a band of output rows of one sample
-// (large images, where one sample's columns would not stay in cache). Its size is
-// bounded by `Conv2D.tileFloats`. Each thread owns a `ConvScratch` holding its column
-// tiles and partial parameter gradients; they are sized once and reused every step.
+// matrix: either several whole samples (small images) or a band of output rows of one
+// sample (large images), about `Conv2D.tileFloats` in all, so that it stays in the
+// core's L2 cache and im2col / col2im move long runs. The GEMMs then take the tile in
+// slices of `sliceColumns` columns, small enough (`Conv2D.gemmSliceLimit`) for
+// OpenBLAS to use its unpacked small-matrix kernels. Each thread owns a `ConvScratch`
+// with its tiles and partial parameter gradients, sized once and reused every step.
 import PhalanxCore
 
 /// One forward/backward pass's geometry and tiling, derived from the input shape.
@@ -28,6 +29,8 @@ struct ConvPlan {
     let bandsPerSample: Int
     /// The most columns a tile has.
     let maxTileColumns: Int
+    /// Columns per GEMM call within a tile.
+    let sliceColumns: Int
 
     init(layer: Conv2D, inputShape s: [Int]) {
         let g = ConvGeometry(channels: s[1], height: s[2], width: s[3],
@@ -45,10 +48,10 @@ struct ConvPlan {
         inputPixels = g.height * g.width
         pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1
             && g.padH == 0 && g.padW == 0
-        // Output rows whose columns fill about `tileFloats`.
-        let rowsTarget = max(1, layer.tileFloats / max(1, colRows * g.outW))
-        if pointwise {
-            // No columns to build: one GEMM per sample straight on the input.
+        // Output rows whose columns (or, 1×1, whose transposed outputs) fill `tileFloats`.
+        let rowsTarget = max(1, layer.tileFloats / max(1, max(colRows, layer.outChannels) * g.outW))
+        if pointwise && rowsTarget >= g.outH {
+            // The input is the column matrix: samples cannot sit side by side.
             samplesPerTile = 1
             bandsPerSample = 1
         } else if rowsTarget >= g.outH {
@@ -60,6 +63,20 @@ struct ConvPlan {
         }
         let bandRows = (g.outH + bandsPerSample - 1) / bandsPerSample
         maxTileColumns = samplesPerTile > 1 ? samplesPerTile * pixels : bandRows * g.outW
+        // Slices narrower than 16 columns cost more in calls than the small kernels save.
+        let slice = layer.gemmSliceLimit / max(1, outPerGroup * groupRows)
+        sliceColumns = slice >= 16 ? slice : maxTileColumns
+    }
+
+    /// Calls `body(first, count)` for each GEMM slice of a tile of `columns` columns:
+    /// as few slices as `sliceColumns` allows, of nearly equal widths.
+    @inline(__always)
+    func forEachSlice(_ columns: Int, _ body: (Int, Int) -> Void) {
+        let slices = (columns + sliceColumns - 1) / sliceColumns
+        for i in 0..<slices {
+            let lo = columns * i / slices, hi = columns * (i + 1) / slices
+            body(lo, hi - lo)
+        }
     }
 
     /// Calls `body(samples, rows)` for each tile covering `samples`, in order; a tile
@@ -90,11 +107,13 @@ final class ConvScratch {
     var columns: Tensor?
     /// dLoss/dColumns of the current tile.
     var columnGradient: Tensor?
-    /// A tile of outputs or output gradients gathered as [outChannels, tileColumns]
-    /// when the tile spans several samples.
-    var outputTile: Tensor?
-    /// This thread's share of dLoss/dWeight and dLoss/dBias.
-    var weightGradient: Tensor?
+    /// The tile's outputs, or output gradients, transposed: [tileColumns, outChannels].
+    var transposed: Tensor?
+    /// Output gradients of a tile of several samples gathered as [outChannels, tileColumns].
+    var gathered: Tensor?
+    /// This thread's share of dLoss/dWeight, transposed per group
+    /// ([groups][inPerGroup·kh·kw][outPerGroup]), and of dLoss/dBias.
+    var weightGradientT: Tensor?
     var biasGradient: Tensor?
 }
 
@@ -111,11 +130,12 @@ extension Conv2D {
                     _ = Tensor.reuse(&s.columnGradient, shape: [plan.colRows, cols])
                 }
             }
-            if plan.samplesPerTile > 1 {
-                _ = Tensor.reuse(&s.outputTile, shape: [outChannels, cols])
+            _ = Tensor.reuse(&s.transposed, shape: [cols, outChannels])
+            if backward && needsInputGradient && plan.samplesPerTile > 1 {
+                _ = Tensor.reuse(&s.gathered, shape: [outChannels, cols])
             }
             if backward {
-                Tensor.reuse(&s.weightGradient, shape: weight.value.shape).zero()
+                Tensor.reuse(&s.weightGradientT, shape: [weight.count]).zero()
                 Tensor.reuse(&s.biasGradient, shape: [outChannels]).zero()
             }
         }

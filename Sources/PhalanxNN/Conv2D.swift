@@ -5,8 +5,10 @@
 // into independent convolutions (AlexNet's two columns are groups = 2).
 //
 // Each thread takes a contiguous run of samples and walks it in column tiles
-// (Conv2D+Tiling.swift): im2col into its own scratch, then one OpenBLAS GEMM per
-// group, output = W_g · columns_g. A 1×1 stride-1 unpadded convolution skips im2col.
+// (Conv2D+Tiling.swift): im2col into its own scratch, then per group and per slice of
+// columns one OpenBLAS GEMM in transposed form, outputᵀ = columnsᵀ · Wᵀ (on OpenBLAS's
+// small-matrix kernels this runs ~40 % faster than W · columns), and a transpose into
+// NCHW. A 1×1 stride-1 unpadded convolution reads the input as its column matrix.
 // Backward (Conv2D+Backward.swift) rebuilds the columns instead of keeping them from
 // forward. Left out: dilation, padding modes other than zeros, ceil-mode sizes.
 import PhalanxCore
@@ -27,13 +29,19 @@ public final class Conv2D: Layer {
     public let bias: Parameter?
     /// Whether `backward` computes dLoss/dInput (off for a network's first layer).
     public var needsInputGradient = true
-    /// About how many floats one thread's column tile holds; tiles this size stay in
-    /// the core's L2 cache between im2col and the GEMM that reads them.
+    /// About how many floats one thread's column tile holds: enough for im2col to move
+    /// long runs, few enough to stay in the core's L2 cache for the GEMMs that read it.
     public var tileFloats = 1 << 17
+    /// Multiply-adds per GEMM call up to which OpenBLAS (0.3.21, SkylakeX kernels) skips
+    /// packing; a tile's GEMMs are cut into column slices below it. 0 turns slicing off.
+    public var gemmSliceLimit = 1_000_000
 
     var input: Tensor?
     var output: Tensor?
     var inputGradient: Tensor?
+    /// Wᵀ per group, [groups][inPerGroup·kh·kw][outPerGroup], refreshed by every forward;
+    /// backward uses it to transpose the summed weight gradient back.
+    var weightT: Tensor?
     var scratch: [ConvScratch] = []
 
     /// A convolution with a `kernel.0 × kernel.1` window (height × width).
@@ -103,6 +111,12 @@ public final class Conv2D: Layer {
         let y = Tensor.reuse(&output, shape: shape)
         let plan = ConvPlan(layer: self, inputShape: x.shape)
         prepareScratch(plan, backward: false)
+        let wt = Tensor.reuse(&weightT, shape: [weight.count])
+        let wBlock = plan.outPerGroup * plan.groupRows
+        for g in 0..<groups {
+            BLAS.transpose(rows: plan.outPerGroup, cols: plan.groupRows, weight.value.data + g * wBlock,
+                           wt.data + g * wBlock)
+        }
         Parallel.forChunks(plan.batch) { chunk, samples in
             let s = scratch[chunk]
             plan.forEachTile(in: samples) { ns, rows in
@@ -112,57 +126,50 @@ public final class Conv2D: Layer {
         return y
     }
 
-    /// Output of one tile: im2col, one GEMM per group, then bias (and, for a tile of
-    /// several samples, the scatter of its [Cout, columns] block into NCHW).
+    /// The column operand of a tile: the input itself (1×1) or the tile's im2col, with
+    /// its row stride and the offset between groups' blocks of rows.
+    func columns(_ p: ConvPlan, _ x: UnsafeMutablePointer<Float>, samples: Range<Int>, rows: Range<Int>,
+                 _ s: ConvScratch) -> (UnsafeMutablePointer<Float>, ld: Int, groupStride: Int) {
+        let outW = p.geometry.outW
+        if p.pointwise {
+            return (x + samples.lowerBound * inChannels * p.pixels + rows.lowerBound * outW,
+                    p.pixels, p.inPerGroup * p.pixels)
+        }
+        let band = rows.count * outW, cols = samples.count * band
+        let columns = s.columns!.data
+        for (j, n) in samples.enumerated() {
+            im2col(x + n * inChannels * p.inputPixels, p.geometry, rows: rows, columns + j * band, ld: cols)
+        }
+        return (columns, cols, p.groupRows * cols)
+    }
+
+    /// Output of one tile: columns, outputᵀ slice by slice and group by group, then a
+    /// transpose of each sample's block into NCHW and the bias.
     private func forwardTile(_ p: ConvPlan, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                              samples: Range<Int>, rows: Range<Int>, _ s: ConvScratch) {
         let outW = p.geometry.outW
-        let bandColumns = rows.count * outW
-        let cols = samples.count * bandColumns
-        let first = samples.lowerBound
-        // The column operand: the input itself (1×1) or an im2col tile.
-        let columns: UnsafeMutablePointer<Float>, ldColumns: Int, groupStride: Int
-        if p.pointwise {
-            columns = x + first * inChannels * p.pixels + rows.lowerBound * outW
-            (ldColumns, groupStride) = (p.pixels, p.inPerGroup * p.pixels)
-        } else {
-            columns = s.columns!.data
-            (ldColumns, groupStride) = (cols, p.groupRows * cols)
-            for (j, n) in samples.enumerated() {
-                im2col(x + n * inChannels * p.inputPixels, p.geometry, rows: rows,
-                       columns + j * bandColumns, ld: cols)
+        let band = rows.count * outW, cols = samples.count * band
+        let (col, ldCol, groupStride) = columns(p, x, samples: samples, rows: rows, s)
+        let yt = s.transposed!.data, wt = weightT!.data
+        let wBlock = p.outPerGroup * p.groupRows
+        p.forEachSlice(cols) { c0, n in
+            for g in 0..<groups {
+                // outputᵀ[c0..<c0+n, group g] = columns_g[:, c0..<c0+n]ᵀ · W_gᵀ
+                BLAS.gemm(transA: true, m: n, n: p.outPerGroup, k: p.groupRows,
+                          col + g * groupStride + c0, lda: ldCol,
+                          wt + g * wBlock, ldb: p.outPerGroup,
+                          yt + c0 * outChannels + g * p.outPerGroup, ldc: outChannels)
             }
-        }
-        // One sample's band goes straight into y; several samples go through a tile.
-        let direct = samples.count == 1
-        let out = direct ? y + first * outChannels * p.pixels + rows.lowerBound * outW : s.outputTile!.data
-        let ldOut = direct ? p.pixels : cols
-        let w = weight.value.data
-        for g in 0..<groups {
-            BLAS.gemm(m: p.outPerGroup, n: cols, k: p.groupRows,
-                      w + g * p.outPerGroup * p.groupRows, lda: p.groupRows,
-                      columns + g * groupStride, ldb: ldColumns,
-                      out + g * p.outPerGroup * ldOut, ldc: ldOut)
         }
         let b = bias?.value.data
-        if direct {
-            guard let b else { return }
+        for (j, n) in samples.enumerated() {
+            let dst = y + n * outChannels * p.pixels + rows.lowerBound * outW
+            BLAS.transpose(rows: band, cols: outChannels, yt + j * band * outChannels, lda: outChannels,
+                           dst, ldb: p.pixels)
+            guard let b else { continue }
             for co in 0..<outChannels {
-                let row = out + co * ldOut, v = b[co]
-                for i in 0..<cols { row[i] += v }
-            }
-        } else {
-            for (j, n) in samples.enumerated() {
-                for co in 0..<outChannels {
-                    let src = out + co * cols + j * bandColumns
-                    let dst = y + (n * outChannels + co) * p.pixels
-                    if let b {
-                        let v = b[co]
-                        for i in 0..<bandColumns { dst[i] = src[i] + v }
-                    } else {
-                        dst.update(from: src, count: bandColumns)
-                    }
-                }
+                let row = dst + co * p.pixels, v = b[co]
+                for i in 0..<band { row[i] += v }
             }
         }
     }

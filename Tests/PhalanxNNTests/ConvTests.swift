@@ -9,9 +9,12 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
     /// Conv2D.tileFloats: 1 forces one band per output row, large values put several
     /// samples in one tile.
     var tileFloats = 1 << 17
+    /// Conv2D.gemmSliceLimit in multiples of one column's multiply-adds (0: no slicing
+    /// at these sizes); 16 gives 16-column GEMM slices.
+    var sliceColumns = 0
 
     var testDescription: String {
-        "N\(batch) \(inChannels)→\(outChannels) \(height)×\(width) k\(kernel) s\(stride) p\(padding) g\(groups) tile \(tileFloats)"
+        "N\(batch) \(inChannels)→\(outChannels) \(height)×\(width) k\(kernel) s\(stride) p\(padding) g\(groups) tile \(tileFloats) slice \(sliceColumns)"
     }
 
     func layer(bias: Bool = true) throws -> Conv2D {
@@ -19,6 +22,9 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         let conv = try Conv2D(inChannels: inChannels, outChannels: outChannels, kernel: kernel,
                               stride: stride, padding: padding, groups: groups, bias: bias, rng: &rng)
         conv.tileFloats = tileFloats
+        if sliceColumns > 0 {
+            conv.gemmSliceLimit = sliceColumns * (outChannels / groups) * (inChannels / groups) * kernel.0 * kernel.1
+        }
         if let b = conv.bias { rng.fillUniform(b.value, -0.5, 0.5) }
         return conv
     }
@@ -62,6 +68,10 @@ func referenceConv(_ x: Tensor, _ conv: Conv2D) -> [Float] {
         ConvCase(inChannels: 3, outChannels: 2, kernel: (1, 1), stride: (2, 2)), // 1×1 through im2col
         ConvCase(height: 7, width: 6, kernel: (3, 2), stride: (2, 1), padding: (1, 0)),
         ConvCase(batch: 5, height: 5, width: 7, kernel: (1, 3), padding: (0, 1), tileFloats: 630), // 3 samples a tile
+        ConvCase(padding: (1, 1), tileFloats: 180),                          // bands of 2 rows, same width
+        ConvCase(batch: 3, kernel: (5, 5), padding: (2, 2), sliceColumns: 16), // slices across samples
+        ConvCase(height: 7, width: 6, kernel: (3, 5), padding: (1, 2), groups: 1, tileFloats: 300, sliceColumns: 16),
+        ConvCase(inChannels: 4, outChannels: 4, height: 8, width: 6, kernel: (1, 1), groups: 2, tileFloats: 48, sliceColumns: 16),
     ]
 
     @Test(arguments: cases)
@@ -78,6 +88,32 @@ func referenceConv(_ x: Tensor, _ conv: Conv2D) -> [Float] {
         let expected = referenceConv(x, conv)
         let err = zip(y.scalars, expected).map { abs($0 - $1) }.max() ?? .infinity
         #expect(y.count == expected.count && err < 1e-5, "\(c.testDescription): max error \(err)")
+    }
+
+    /// Bands of output rows written side by side (ld) must rebuild the whole-image column
+    /// matrix, and col2im of the bands must add up to col2im of the whole.
+    @Test(arguments: [(3, 1, 1), (5, 1, 2), (3, 2, 1), (2, 1, 0), (3, 1, 0)])
+    func im2colBandsMatchTheWholeImage(_ kps: (Int, Int, Int)) {
+        let (k, stride, pad) = kps
+        let g = ConvGeometry(channels: 2, height: 7, width: 6, kernelH: k, kernelW: k,
+                             strideH: stride, strideW: stride, padH: pad, padW: pad)
+        let image = randomTensor([2, 7, 6], seed: 12)
+        let whole = Tensor(shape: [g.colRows, g.colCols])
+        im2col(image.data, g, whole.data)
+        let dcol = randomTensor(whole.shape, seed: 13)
+        let expected = Tensor(shape: image.shape)
+        col2im(dcol.data, g, expected.data)
+        let banded = Tensor(shape: whole.shape), summed = Tensor(shape: image.shape)
+        let bands = [0..<2, 2..<3, 3..<g.outH]
+        for rows in bands where !rows.isEmpty {
+            let at = rows.lowerBound * g.outW
+            im2col(image.data, g, rows: rows, banded.data + at, ld: g.colCols)
+            let scratch = dcol.copy()   // col2im may zero entries of taps in the padding
+            col2im(scratch.data + at, ld: g.colCols, g, rows: rows, summed.data)
+        }
+        #expect(banded.scalars == whole.scalars)
+        let err = zip(summed.scalars, expected.scalars).map { abs($0 - $1) }.max()!
+        #expect(err < 1e-5, "col2im by bands: max error \(err)")
     }
 
     @Test func withoutBiasAndWithoutInputGradient() throws {
