@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PhalanxCore
 
 @main
@@ -6,6 +7,27 @@ struct Phalanx: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "phalanx",
         abstract: "Data-parallel deep-learning trainer for CPU clusters.",
-        subcommands: [Bench.self]
+        discussion: """
+        Start with:  phalanx train --config configs/fashion-lenet.yaml
+        Outputs go to runs/<name>/: metrics.jsonl, summary.json and checkpoints/.
+        Then:        phalanx evaluate --checkpoint runs/fashion-lenet/checkpoints/latest
+                     phalanx inspect runs/fashion-lenet/checkpoints/latest
+        """,
+        subcommands: [Train.self, Evaluate.self, Inspect.self, Bench.self]
     )
+}
+
+/// Runs `body`, printing a user-facing error as one line on standard error and
+/// exiting with status 1 instead of a stack of wrapped errors.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as ValidationError {
+        throw e
+    } catch {
+        FileHandle.standardError.write(Data("phalanx: error: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
 }
