@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Trains the PyTorch twin of a Phalanx config on CPU with the same hyper-parameters.
+
+Same model (built from the config's `model:`), same global batch, SGD with momentum
+(Phalanx's l2 λ becomes weight_decay 2λ on weights only, as Phalanx applies it), the
+same per-step cosine schedule, training-split standardisation, 5 000 held out.
+
+    python3 bench/pytorch/train_reference.py --config configs/fashion-lenet.yaml [--epochs 1] [--threads 2]
+
+Prints one JSON line: images/s over the training steps, test accuracy, seconds.
+"""
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from phalanx_model import build, cosine_lr, fashion_mnist, load_config
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=42)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    cfg = load_config(args.config)
+    train_cfg = cfg.get("train", {})
+    epochs = args.epochs or train_cfg.get("epochs", 10)
+    batch = train_cfg.get("batch_size", 128)
+    opt_cfg = train_cfg.get("optimizer", {})
+    lr, momentum = opt_cfg.get("lr", 0.01), opt_cfg.get("momentum", 0.0)
+    l2 = train_cfg.get("l2", 0.0)
+    if opt_cfg.get("kind", "sgd") != "sgd":
+        raise SystemExit("train_reference.py: only the sgd optimizer is mirrored so far")
+
+    (x, y), (tx, ty) = fashion_mnist(cfg.get("data", {}).get("directory", "/usr/share/datasets/fashion-mnist"))
+    held = cfg.get("data", {}).get("validation", 0)
+    order = np.random.default_rng(args.seed).permutation(len(x))
+    x, y = x[order[held:]], y[order[held:]]
+    mean, std = float(x.mean()), float(x.std())
+    x, tx = (x - mean) / std, (tx - mean) / std
+    x, y, tx, ty = map(torch.from_numpy, (np.ascontiguousarray(x), y, np.ascontiguousarray(tx), ty))
+
+    model = build(cfg["model"])
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
+    others = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
+    opt = torch.optim.SGD([{"params": weights, "weight_decay": 2 * l2}, {"params": others, "weight_decay": 0}],
+                          lr=lr, momentum=momentum, nesterov=opt_cfg.get("nesterov", False))
+    loss_fn = nn.CrossEntropyLoss()
+    steps_per_epoch = len(x) // batch
+    total = epochs * steps_per_epoch
+    sched = train_cfg.get("schedule", {})
+    step, train_seconds, samples = 0, 0.0, 0
+    start = time.time()
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(x))
+        t0 = time.time()
+        for b in range(steps_per_epoch):
+            idx = perm[b * batch:(b + 1) * batch]
+            if sched.get("kind", "constant") == "cosine":
+                for g in opt.param_groups:
+                    g["lr"] = cosine_lr(step, total, lr, sched.get("min_lr", 0.0), sched.get("warmup_steps", 0))
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            step += 1
+        train_seconds += time.time() - t0
+        samples += steps_per_epoch * batch
+    model.eval()
+    with torch.no_grad():
+        acc = float((model(tx).argmax(1) == ty).float().mean())
+    print(json.dumps({"framework": f"pytorch {torch.__version__}", "threads": args.threads, "epochs": epochs,
+                      "batch_size": batch, "images_per_sec": samples / train_seconds,
+                      "test_accuracy": acc, "seconds": time.time() - start}))
+
+
+if __name__ == "__main__":
+    main()
