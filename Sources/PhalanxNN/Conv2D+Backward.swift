@@ -50,15 +50,24 @@ extension Conv2D {
                               _ dx: UnsafeMutablePointer<Float>, samples: Range<Int>, rows: Range<Int>,
                               _ s: ConvScratch) {
         let outW = p.geometry.outW
-        let band = rows.count * outW, cols = samples.count * band
+        let band = rows.count * p.pitch, cols = samples.count * band
         let dyt = s.transposed!.data
         let db = s.biasGradient!.data
         for (j, n) in samples.enumerated() {
-            // dYᵀ of the tile [cols, Cout], and db.
+            // dYᵀ of the tile [cols, Cout] (zeros in wide junk rows), and db.
             let src = dy + n * outChannels * p.pixels + rows.lowerBound * outW
-            BLAS.transpose(rows: outChannels, cols: band, src, lda: p.pixels, dyt + j * band * outChannels, ldb: outChannels)
+            let dst = dyt + j * band * outChannels
+            if p.wide {
+                for r in 0..<rows.count {
+                    let at = dst + r * p.pitch * outChannels
+                    BLAS.transpose(rows: outChannels, cols: outW, src + r * outW, lda: p.pixels, at, ldb: outChannels)
+                    (at + outW * outChannels).update(repeating: 0, count: (p.pitch - outW) * outChannels)
+                }
+            } else {
+                BLAS.transpose(rows: outChannels, cols: band, src, lda: p.pixels, dst, ldb: outChannels)
+            }
             if bias != nil {
-                for co in 0..<outChannels { db[co] += rowSum(src + co * p.pixels, band) }
+                for co in 0..<outChannels { db[co] += rowSum(src + co * p.pixels, rows.count * outW) }
             }
         }
         let (col, ldCol, groupStride) = columns(p, x, samples: samples, rows: rows, s)
@@ -74,19 +83,15 @@ extension Conv2D {
             }
         }
         guard needsInputGradient else { return }
-        // dY as [Cout, cols]: in place for one sample, gathered for several.
+        // dY as [Cout, cols]: in place for one sample, dYᵀ transposed back otherwise.
         let grad: UnsafeMutablePointer<Float>, ldGrad: Int
-        if samples.count == 1 {
+        if samples.count == 1 && !p.wide {
             grad = dy + samples.lowerBound * outChannels * p.pixels + rows.lowerBound * outW
             ldGrad = p.pixels
         } else {
             grad = s.gathered!.data
             ldGrad = cols
-            for (j, n) in samples.enumerated() {
-                for co in 0..<outChannels {
-                    (grad + co * cols + j * band).update(from: dy + (n * outChannels + co) * p.pixels, count: band)
-                }
-            }
+            BLAS.transpose(rows: cols, cols: outChannels, dyt, lda: outChannels, grad, ldb: cols)
         }
         // dColumns_g = W_gᵀ · dY_g: straight into dX for 1×1, into scratch otherwise.
         let target: UnsafeMutablePointer<Float>, ldTarget: Int, targetGroupStride: Int
@@ -108,7 +113,12 @@ extension Conv2D {
         }
         if p.pointwise { return }
         for (j, n) in samples.enumerated() {
-            col2im(target + j * band, ld: cols, p.geometry, rows: rows, dx + n * inChannels * p.inputPixels)
+            let image = dx + n * inChannels * p.inputPixels
+            if p.wide {
+                col2imWide(target + j * band, ld: cols, p.geometry, rows: rows, image)
+            } else {
+                col2im(target + j * band, ld: cols, p.geometry, rows: rows, image)
+            }
         }
     }
 }

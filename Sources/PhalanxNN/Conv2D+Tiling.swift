@@ -7,6 +7,8 @@
 // slices of `sliceColumns` columns, small enough (`Conv2D.gemmSliceLimit`) for
 // OpenBLAS to use its unpacked small-matrix kernels. Each thread owns a `ConvScratch`
 // with its tiles and partial parameter gradients, sized once and reused every step.
+// Stride-1 convolutions without horizontal padding use the wide column layout
+// (Im2col+Wide.swift): `pitch` = W columns per output row instead of outW.
 import PhalanxCore
 
 /// One forward/backward pass's geometry and tiling, derived from the input shape.
@@ -23,6 +25,10 @@ struct ConvPlan {
     let pixels: Int, inputPixels: Int
     /// 1×1, stride 1, no padding: the input is its own column matrix.
     let pointwise: Bool
+    /// Wide column layout: each output row has `pitch` = W columns, the last W − outW junk.
+    let wide: Bool
+    /// Columns per output row in a tile: W when `wide`, outW otherwise.
+    let pitch: Int
     /// Whole samples per tile (> 1 only when a tile holds several samples).
     let samplesPerTile: Int
     /// Bands of output rows per sample (> 1 only when a sample is split).
@@ -48,8 +54,13 @@ struct ConvPlan {
         inputPixels = g.height * g.width
         pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1
             && g.padH == 0 && g.padW == 0
+        // Wide columns pay W/outW in GEMM work to turn kh·kw·outH short copies per channel
+        // into kh·kw long ones (LeNet's conv2: 1.4× the GEMM, im2col ~4× faster). The 2×
+        // cut-off is a rough guess, not measured.
+        wide = g.allowsWideColumns && g.width <= 2 * g.outW
+        pitch = wide ? g.width : g.outW
         // Output rows whose columns (or, 1×1, whose transposed outputs) fill `tileFloats`.
-        let rowsTarget = max(1, layer.tileFloats / max(1, max(colRows, layer.outChannels) * g.outW))
+        let rowsTarget = max(1, layer.tileFloats / max(1, max(colRows, layer.outChannels) * pitch))
         if pointwise && rowsTarget >= g.outH {
             // The input is the column matrix: samples cannot sit side by side.
             samplesPerTile = 1
@@ -62,7 +73,7 @@ struct ConvPlan {
             bandsPerSample = (g.outH + rowsTarget - 1) / rowsTarget
         }
         let bandRows = (g.outH + bandsPerSample - 1) / bandsPerSample
-        maxTileColumns = samplesPerTile > 1 ? samplesPerTile * pixels : bandRows * g.outW
+        maxTileColumns = (samplesPerTile > 1 ? samplesPerTile * g.outH : bandRows) * pitch
         // Slices narrower than 16 columns cost more in calls than the small kernels save.
         let slice = layer.gemmSliceLimit / max(1, outPerGroup * groupRows)
         sliceColumns = slice >= 16 ? slice : maxTileColumns
@@ -109,7 +120,8 @@ final class ConvScratch {
     var columnGradient: Tensor?
     /// The tile's outputs, or output gradients, transposed: [tileColumns, outChannels].
     var transposed: Tensor?
-    /// Output gradients of a tile of several samples gathered as [outChannels, tileColumns].
+    /// Output gradients of a tile gathered as [outChannels, tileColumns] when they cannot
+    /// be read in place (several samples, or wide columns).
     var gathered: Tensor?
     /// This thread's share of dLoss/dWeight, transposed per group
     /// ([groups][inPerGroup·kh·kw][outPerGroup]), and of dLoss/dBias.
@@ -131,7 +143,7 @@ extension Conv2D {
                 }
             }
             _ = Tensor.reuse(&s.transposed, shape: [cols, outChannels])
-            if backward && needsInputGradient && plan.samplesPerTile > 1 {
+            if backward && needsInputGradient && (plan.samplesPerTile > 1 || plan.wide) {
                 _ = Tensor.reuse(&s.gathered, shape: [outChannels, cols])
             }
             if backward {

@@ -32,9 +32,10 @@ public final class Conv2D: Layer {
     /// About how many floats one thread's column tile holds: enough for im2col to move
     /// long runs, few enough to stay in the core's L2 cache for the GEMMs that read it.
     public var tileFloats = 1 << 17
-    /// Multiply-adds per GEMM call up to which OpenBLAS (0.3.21, SkylakeX kernels) skips
-    /// packing; a tile's GEMMs are cut into column slices below it. 0 turns slicing off.
-    public var gemmSliceLimit = 1_000_000
+    /// Multiply-adds per GEMM call up to which OpenBLAS skips packing (its AVX-512
+    /// small-matrix kernels); a tile's GEMMs are cut into column slices below it.
+    /// 0 (the default where OpenBLAS runs other kernels) turns slicing off.
+    public var gemmSliceLimit = BLAS.hasSmallMatrixKernels ? 1_000_000 : 0
 
     var input: Tensor?
     var output: Tensor?
@@ -130,25 +131,30 @@ public final class Conv2D: Layer {
     /// its row stride and the offset between groups' blocks of rows.
     func columns(_ p: ConvPlan, _ x: UnsafeMutablePointer<Float>, samples: Range<Int>, rows: Range<Int>,
                  _ s: ConvScratch) -> (UnsafeMutablePointer<Float>, ld: Int, groupStride: Int) {
-        let outW = p.geometry.outW
         if p.pointwise {
-            return (x + samples.lowerBound * inChannels * p.pixels + rows.lowerBound * outW,
+            return (x + samples.lowerBound * inChannels * p.pixels + rows.lowerBound * p.geometry.outW,
                     p.pixels, p.inPerGroup * p.pixels)
         }
-        let band = rows.count * outW, cols = samples.count * band
+        let band = rows.count * p.pitch, cols = samples.count * band
         let columns = s.columns!.data
         for (j, n) in samples.enumerated() {
-            im2col(x + n * inChannels * p.inputPixels, p.geometry, rows: rows, columns + j * band, ld: cols)
+            let image = x + n * inChannels * p.inputPixels
+            if p.wide {
+                im2colWide(image, p.geometry, rows: rows, columns + j * band, ld: cols)
+            } else {
+                im2col(image, p.geometry, rows: rows, columns + j * band, ld: cols)
+            }
         }
         return (columns, cols, p.groupRows * cols)
     }
 
     /// Output of one tile: columns, outputᵀ slice by slice and group by group, then a
-    /// transpose of each sample's block into NCHW and the bias.
+    /// transpose of each sample's block into NCHW (row by row, dropping the junk
+    /// columns, for wide columns) and the bias.
     private func forwardTile(_ p: ConvPlan, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                              samples: Range<Int>, rows: Range<Int>, _ s: ConvScratch) {
         let outW = p.geometry.outW
-        let band = rows.count * outW, cols = samples.count * band
+        let band = rows.count * p.pitch, cols = samples.count * band
         let (col, ldCol, groupStride) = columns(p, x, samples: samples, rows: rows, s)
         let yt = s.transposed!.data, wt = weightT!.data
         let wBlock = p.outPerGroup * p.groupRows
@@ -164,12 +170,20 @@ public final class Conv2D: Layer {
         let b = bias?.value.data
         for (j, n) in samples.enumerated() {
             let dst = y + n * outChannels * p.pixels + rows.lowerBound * outW
-            BLAS.transpose(rows: band, cols: outChannels, yt + j * band * outChannels, lda: outChannels,
-                           dst, ldb: p.pixels)
+            let src = yt + j * band * outChannels
+            if p.wide {
+                for r in 0..<rows.count {
+                    BLAS.transpose(rows: outW, cols: outChannels, src + r * p.pitch * outChannels, lda: outChannels,
+                                   dst + r * outW, ldb: p.pixels)
+                }
+            } else {
+                BLAS.transpose(rows: band, cols: outChannels, src, lda: outChannels, dst, ldb: p.pixels)
+            }
             guard let b else { continue }
+            let count = rows.count * outW
             for co in 0..<outChannels {
                 let row = dst + co * p.pixels, v = b[co]
-                for i in 0..<band { row[i] += v }
+                for i in 0..<count { row[i] += v }
             }
         }
     }

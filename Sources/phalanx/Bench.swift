@@ -27,12 +27,16 @@ extension Bench {
         @Option(help: "Override Conv2D.tileFloats (floats in one thread's im2col tile).")
         var tileFloats: Int?
 
+        @Option(help: "Override Conv2D.gemmSliceLimit (multiply-adds per GEMM slice; 0: no slicing).")
+        var gemmSliceLimit: Int?
+
         func validate() throws {
             guard let t = threadCounts, !t.isEmpty, t.allSatisfy({ $0 > 0 }) else {
                 throw ValidationError("--threads must be positive integers separated by commas, got '\(threads)'")
             }
             guard repeats > 0, seconds > 0 else { throw ValidationError("--repeats and --seconds must be positive") }
             if let f = tileFloats, f <= 0 { throw ValidationError("--tile-floats must be positive") }
+            if let l = gemmSliceLimit, l < 0 { throw ValidationError("--gemm-slice-limit must not be negative") }
         }
 
         private var threadCounts: [Int]? {
@@ -42,7 +46,8 @@ extension Bench {
 
         func run() throws {
             runKernelBenchmark(KernelBenchSettings(threads: threadCounts!, repeats: repeats,
-                                                   minSeconds: seconds, tileFloats: tileFloats))
+                                                   minSeconds: seconds, tileFloats: tileFloats,
+                                                   gemmSliceLimit: gemmSliceLimit))
         }
     }
 }

@@ -16,6 +16,7 @@ struct KernelBenchSettings {
     var repeats: Int
     var minSeconds: Double
     var tileFloats: Int?
+    var gemmSliceLimit: Int?
 }
 
 /// A convolution layer shape to time.
@@ -57,11 +58,16 @@ func runKernelBenchmark(_ s: KernelBenchSettings) {
         ConvBenchCase(label: "(b) 3×3 32→32, 28×28, pad 1, N 64",
                       batch: 64, inChannels: 32, outChannels: 32, height: 28, width: 28, kernel: 3, padding: 1),
     ]
-    print("command: \(CommandLine.arguments.joined(separator: " "))")
+    let env = ProcessInfo.processInfo.environment
+    let settings = ["OPENBLAS_CORETYPE", "PHALANX_THREADS"].compactMap { k in env[k].map { "\(k)=\($0) " } }
+    print("command: \(settings.joined())\(CommandLine.arguments.joined(separator: " "))")
     #if DEBUG
     print("WARNING: debug build; figures are meaningless. Use swift run -c release phalanx bench kernels")
     #endif
-    print("machine: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) cores; OpenBLAS \(String(cString: openblas_get_config())) (core \(String(cString: openblas_get_corename())))")
+    print("machine: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) cores; \(String(cString: openblas_get_config())) (kernels: \(BLAS.coreName))")
+    if let better = betterCoreType() {
+        print("NOTE: OpenBLAS chose its \(BLAS.coreName) kernels for this CPU; OPENBLAS_CORETYPE=\(better) selects faster ones")
+    }
     print("load average at start: \(loadAverage())")
     print("timing: median of \(s.repeats) repeats (best in brackets), each ≥ \(s.minSeconds) s of calls after a warm-up")
     print("")
@@ -120,6 +126,7 @@ func convGFLOPS(_ c: ConvBenchCase, _ s: KernelBenchSettings)
     let conv = try! Conv2D(inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel,
                            padding: c.padding, groups: c.groups, rng: &rng)
     if let f = s.tileFloats { conv.tileFloats = f }
+    if let l = s.gemmSliceLimit { conv.gemmSliceLimit = l }
     let x = Tensor(shape: [c.batch, c.inChannels, c.height, c.width])
     rng.fillUniform(x, -1, 1)
     let dy = Tensor(shape: [c.batch, c.outChannels, c.outH, c.outW])
@@ -139,6 +146,22 @@ private func cpuModel() -> String {
     let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
     let line = info.split(separator: "\n").first { $0.hasPrefix("model name") }
     return line.map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+}
+
+/// A faster OpenBLAS kernel set than the one loaded, when OpenBLAS fell back to an old
+/// one on a CPU it does not recognise (as 0.3.21 does on recent Xeons under KVM).
+private func betterCoreType() -> String? {
+    let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    guard let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+    let has = Set(flags.split(separator: " ").map(String.init))
+    let core = BLAS.coreName.lowercased()
+    if has.contains("avx512f") && has.contains("avx512bw") && !["skylakex", "cooperlake", "sapphirerapids"].contains(core) {
+        return "SkylakeX"
+    }
+    if has.contains("avx2") && has.contains("fma") && ["prescott", "core2", "penryn", "nehalem", "sandybridge", "katmai"].contains(core) {
+        return "Haswell"
+    }
+    return nil
 }
 
 private func loadAverage() -> String {

@@ -72,6 +72,7 @@ func referenceConv(_ x: Tensor, _ conv: Conv2D) -> [Float] {
         ConvCase(batch: 3, kernel: (5, 5), padding: (2, 2), sliceColumns: 16), // slices across samples
         ConvCase(height: 7, width: 6, kernel: (3, 5), padding: (1, 2), groups: 1, tileFloats: 300, sliceColumns: 16),
         ConvCase(inChannels: 4, outChannels: 4, height: 8, width: 6, kernel: (1, 1), groups: 2, tileFloats: 48, sliceColumns: 16),
+        ConvCase(width: 6, padding: (1, 0), tileFloats: 324, sliceColumns: 9),   // wide columns, 3-row bands
     ]
 
     @Test(arguments: cases)
@@ -114,6 +115,38 @@ func referenceConv(_ x: Tensor, _ conv: Conv2D) -> [Float] {
         #expect(banded.scalars == whole.scalars)
         let err = zip(summed.scalars, expected.scalars).map { abs($0 - $1) }.max()!
         #expect(err < 1e-5, "col2im by bands: max error \(err)")
+    }
+
+    /// Wide columns hold the ordinary columns in their first outW of every W, and
+    /// col2imWide of columns with zero junk equals col2im.
+    @Test(arguments: [(3, 0), (5, 0), (3, 1), (2, 2)])
+    func wideColumnsMatchOrdinaryOnes(_ kp: (Int, Int)) {
+        let g = ConvGeometry(channels: 2, height: 7, width: 8, kernelH: kp.0, kernelW: kp.0, padH: kp.1, padW: 0)
+        #expect(g.allowsWideColumns)
+        let image = randomTensor([2, 7, 8], seed: 14)
+        let plain = Tensor(shape: [g.colRows, g.colCols])
+        im2col(image.data, g, plain.data)
+        let wideCols = g.outH * g.width
+        let wide = Tensor(shape: [g.colRows, wideCols], repeating: .nan)
+        im2colWide(image.data, g, rows: 0..<2, wide.data, ld: wideCols)
+        im2colWide(image.data, g, rows: 2..<g.outH, wide.data + 2 * g.width, ld: wideCols)
+        var same = true
+        for r in 0..<g.colRows { for oh in 0..<g.outH { for ow in 0..<g.outW {
+            same = same && wide[r * wideCols + oh * g.width + ow] == plain[r * g.colCols + oh * g.outW + ow]
+        } } }
+        #expect(same)
+        #expect(!wide.scalars.contains { $0.isNaN }, "junk columns must be written")
+        // Adjoint: spread a random gradient with zero junk.
+        let dcol = randomTensor(plain.shape, seed: 15)
+        let dwide = Tensor(shape: wide.shape)
+        for r in 0..<g.colRows { for oh in 0..<g.outH { for ow in 0..<g.outW {
+            dwide[r * wideCols + oh * g.width + ow] = dcol[r * g.colCols + oh * g.outW + ow]
+        } } }
+        let expected = Tensor(shape: image.shape), got = Tensor(shape: image.shape)
+        col2im(dcol.data, g, expected.data)
+        col2imWide(dwide.data, ld: wideCols, g, rows: 0..<g.outH, got.data)
+        let err = zip(got.scalars, expected.scalars).map { abs($0 - $1) }.max()!
+        #expect(err < 1e-5, "col2imWide: max error \(err)")
     }
 
     @Test func withoutBiasAndWithoutInputGradient() throws {
