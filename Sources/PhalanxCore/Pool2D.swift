@@ -19,6 +19,10 @@ private func windowRange(_ o: Int, stride: Int, pad: Int, kernel: Int, extent: I
 public func maxPool2DForward(_ x: UnsafePointer<Float>, _ g: ConvGeometry,
                              _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
     let outW = g.outW, W = g.width
+    if g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0 {
+        maxPool2x2(x, W, g.outH, outW, y, argmax)
+        return
+    }
     for oh in 0..<g.outH {
         let hs = windowRange(oh, stride: g.strideH, pad: g.padH, kernel: g.kernelH, extent: g.height)
         for ow in 0..<outW {
@@ -26,13 +30,36 @@ public func maxPool2DForward(_ x: UnsafePointer<Float>, _ g: ConvGeometry,
             var best = -Float.infinity, at = hs.lowerBound * W + ws.lowerBound
             for ih in hs {
                 let row = x + ih * W
-                for iw in ws where row[iw] > best {
-                    best = row[iw]
-                    at = ih * W + iw
+                for iw in ws {
+                    // Branch-free update: random data makes a branch mispredict often.
+                    let v = row[iw], better = v > best
+                    best = better ? v : best
+                    at = better ? ih * W + iw : at
                 }
             }
             y[oh * outW + ow] = best
             argmax[oh * outW + ow] = Int32(at)
+        }
+    }
+}
+
+/// The common 2×2, stride-2, unpadded window (LeNet, VGG): four loads and three
+/// branch-free comparisons per output; ties go to the first element, as in the
+/// general path.
+@inline(__always)
+private func maxPool2x2(_ x: UnsafePointer<Float>, _ W: Int, _ outH: Int, _ outW: Int,
+                        _ y: UnsafeMutablePointer<Float>, _ argmax: UnsafeMutablePointer<Int32>) {
+    for oh in 0..<outH {
+        let top = x + 2 * oh * W, bottom = top + W
+        let base = Int32(2 * oh * W)
+        for ow in 0..<outW {
+            let i = 2 * ow
+            let a = top[i], b = top[i + 1], c = bottom[i], d = bottom[i + 1]
+            let ab = b > a, m1 = ab ? b : a, i1 = Int32(i) + (ab ? 1 : 0)
+            let cd = d > c, m2 = cd ? d : c, i2 = Int32(W + i) + (cd ? 1 : 0)
+            let lower = m2 > m1
+            y[oh * outW + ow] = lower ? m2 : m1
+            argmax[oh * outW + ow] = base + (lower ? i2 : i1)
         }
     }
 }

@@ -30,6 +30,12 @@ public struct ModelBuilder {
         }
         var shape = [1] + config.input
         let network = try builder.sequential(config.layers, key: "model.layers", shape: &shape)
+        // Nothing consumes the gradient with respect to the data: skip computing it.
+        switch network.children.first?.layer {
+        case let conv as Conv2D: conv.needsInputGradient = false
+        case let linear as Linear: linear.needsInputGradient = false
+        default: break
+        }
         return BuiltModel(network: network, outputShape: Array(shape.dropFirst()), dropouts: builder.dropouts)
     }
 
