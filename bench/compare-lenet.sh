@@ -4,11 +4,12 @@
 #   bench/compare-lenet.sh [epochs]       (needs: pip install torch numpy pyyaml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source launch/blas-env
 EPOCHS=${1:-1}
 THREADS=${THREADS:-2}
 CONFIG=configs/fashion-lenet.yaml
 swift build -c release --product phalanx >/dev/null
-echo "command: bench/compare-lenet.sh $EPOCHS   (THREADS=$THREADS, $(nproc) cores, $(date -u +%F))"
+echo "command: bench/compare-lenet.sh $EPOCHS   (THREADS=$THREADS${OPENBLAS_CORETYPE:+, OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE}, $(nproc) cores, $(date -u +%F))"
 rm -rf /tmp/phalanx-compare
 .build/release/phalanx train --config $CONFIG --plain --set name=compare --set checkpoint.directory=/tmp/phalanx-compare \
     --set train.epochs="$EPOCHS" --set train.threads="$THREADS" >/dev/null

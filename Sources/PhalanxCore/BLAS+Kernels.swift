@@ -5,6 +5,7 @@
 // SapphireRapids) have the "small matrix" sgemm kernels that skip packing for
 // M·N·K ≤ 1e6; elsewhere many small GEMMs cost more than a few large ones.
 import CBLAS
+import Foundation
 
 extension BLAS {
     /// The name of the kernel set OpenBLAS chose (`SkylakeX`, `Haswell`, `Prescott`, ...).
@@ -13,4 +14,22 @@ extension BLAS {
     /// Whether sgemm has OpenBLAS's unpacked small-matrix kernels (M·N·K ≤ 1e6).
     public static let hasSmallMatrixKernels: Bool =
         ["skylakex", "cooperlake", "sapphirerapids"].contains(coreName.lowercased())
+
+    /// A faster `OPENBLAS_CORETYPE` for this CPU when OpenBLAS fell back to older kernels
+    /// (seen under hypervisors that report an Intel model OpenBLAS does not know), else nil.
+    public static let suggestedCoreType: String? = {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        guard let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let has = Set(flags.split(separator: " ").map(String.init))
+        let core = coreName.lowercased()
+        if has.contains("avx512f") && has.contains("avx512bw")
+            && !["skylakex", "cooperlake", "sapphirerapids"].contains(core) {
+            return "SkylakeX"
+        }
+        if has.contains("avx2") && has.contains("fma")
+            && ["prescott", "core2", "penryn", "dunnington", "nehalem", "sandybridge", "katmai", "atom"].contains(core) {
+            return "Haswell"
+        }
+        return nil
+    }()
 }

@@ -65,7 +65,7 @@ func runKernelBenchmark(_ s: KernelBenchSettings) {
     print("WARNING: debug build; figures are meaningless. Use swift run -c release phalanx bench kernels")
     #endif
     print("machine: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) cores; \(String(cString: openblas_get_config())) (kernels: \(BLAS.coreName))")
-    if let better = betterCoreType() {
+    if let better = BLAS.suggestedCoreType {
         print("NOTE: OpenBLAS chose its \(BLAS.coreName) kernels for this CPU; OPENBLAS_CORETYPE=\(better) selects faster ones")
     }
     print("load average at start: \(loadAverage())")
@@ -150,20 +150,6 @@ private func cpuModel() -> String {
 
 /// A faster OpenBLAS kernel set than the one loaded, when OpenBLAS fell back to an old
 /// one on a CPU it does not recognise (as 0.3.21 does on recent Xeons under KVM).
-private func betterCoreType() -> String? {
-    let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    guard let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
-    let has = Set(flags.split(separator: " ").map(String.init))
-    let core = BLAS.coreName.lowercased()
-    if has.contains("avx512f") && has.contains("avx512bw") && !["skylakex", "cooperlake", "sapphirerapids"].contains(core) {
-        return "SkylakeX"
-    }
-    if has.contains("avx2") && has.contains("fma") && ["prescott", "core2", "penryn", "nehalem", "sandybridge", "katmai"].contains(core) {
-        return "Haswell"
-    }
-    return nil
-}
-
 private func loadAverage() -> String {
     let s = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
     return s.split(separator: " ").prefix(3).joined(separator: " ")

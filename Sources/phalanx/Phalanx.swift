@@ -31,3 +31,11 @@ func reportingErrors(_ body: () throws -> Void) throws {
         throw ExitCode.failure
     }
 }
+
+/// Says on standard error when OpenBLAS runs older kernels than the CPU supports
+/// (launch/blas-env sets OPENBLAS_CORETYPE for the launch scripts; a bare binary may not have it).
+func warnAboutSlowBLAS() {
+    guard let better = BLAS.suggestedCoreType else { return }
+    FileHandle.standardError.write(Data(("phalanx: note: OpenBLAS chose its \(BLAS.coreName) kernels for this CPU; "
+        + "export OPENBLAS_CORETYPE=\(better) for faster ones (launch/train does this)\n").utf8))
+}

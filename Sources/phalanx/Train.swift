@@ -1,4 +1,5 @@
 import ArgumentParser
+import PhalanxCore
 import PhalanxTraining
 
 /// `phalanx train`: trains the experiment a config describes.
@@ -37,6 +38,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        warnAboutSlowBLAS()
         try reportingErrors {
             let loaded = try ConfigLoader.load(path: config, overrides: overrides)
             var options = TrainOptions()
