@@ -40,8 +40,10 @@ public struct GradientChecker: Sendable {
 
     /// Checks dL/dInput (unless `checkInput` is false) and dL/dParameter for every
     /// parameter of `layer` at `input`. Forward must be deterministic for a fixed input.
+    /// `internalLoss`, read after each forward, is a loss the layer adds by itself (an
+    /// auxiliary classifier's) and whose gradient its backward includes; it joins L.
     public func check(_ layer: Layer, input: Tensor, mode: Mode = .training,
-                      checkInput: Bool = true) -> [GradientCheckResult] {
+                      checkInput: Bool = true, internalLoss: () -> Float = { 0 }) -> [GradientCheckResult] {
         let outShape = layer.forward(input, mode: mode).shape
         var rng = RNG(seed: seed, stream: 99)
         let r = Tensor(shape: outShape)
@@ -51,7 +53,7 @@ public struct GradientChecker: Sendable {
             let y = layer.forward(input, mode: mode)
             var s = 0.0
             for i in 0..<y.count { s += Double(y[i]) * Double(r[i]) }
-            return s
+            return s + Double(internalLoss())
         }
 
         // Analytic gradients.

@@ -4,10 +4,15 @@
 /// settings (which keys a kind takes is checked when the model is built).
 public struct LayerSpec: Codable, Equatable, Sendable {
     /// conv2d, linear, relu, leaky_relu, prelu, tanh, sigmoid, maxpool, avgpool,
-    /// global_avgpool, flatten, dropout, batchnorm, lrn, sequential, residual, concat.
+    /// global_avgpool, flatten, dropout, batchnorm, lrn, sequential, residual, concat,
+    /// auxiliary.
     public var kind: String
     /// State-dict name of the layer; defaults to `<kind><index>` (`conv1`, `linear2`).
+    /// With `repeat: n` a given name gets the copy's number: `block1` … `blockn`.
     public var name: String?
+    /// Stands for `n` consecutive copies of this layer in its list (each with its own
+    /// parameters), so a stage of identical blocks is written once.
+    public var `repeat`: Int?
     /// Output features (linear) or channels (conv2d).
     public var out: Int?
     public var kernel: IntPair?
@@ -37,11 +42,13 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var shortcut: [LayerSpec]?
     /// Parallel branches of concat, joined on channels.
     public var branches: [LayerSpec]?
+    /// Auxiliary classifier: factor on its loss (default 0.3).
+    public var weight: Float?
 
     enum CodingKeys: String, CodingKey {
         case kind, name, out, kernel, stride, padding, groups, bias, initializer = "init"
         case slope, perChannel = "per_channel", p, size, alpha, beta, k, momentum, eps
-        case layers, shortcut, branches
+        case layers, shortcut, branches, weight, `repeat`
     }
 
     public init(kind: String, name: String? = nil) {
@@ -57,7 +64,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         add(groups, .groups); add(bias, .bias); add(initializer, .initializer); add(slope, .slope)
         add(perChannel, .perChannel); add(p, .p); add(size, .size); add(alpha, .alpha)
         add(beta, .beta); add(k, .k); add(momentum, .momentum); add(eps, .eps)
-        add(layers, .layers); add(shortcut, .shortcut); add(branches, .branches)
+        add(layers, .layers); add(shortcut, .shortcut); add(branches, .branches); add(weight, .weight)
         return keys
     }
 }

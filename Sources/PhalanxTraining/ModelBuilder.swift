@@ -11,6 +11,8 @@ public struct BuiltModel {
     public let outputShape: [Int]
     /// Dropout layers, whose random state a checkpoint keeps.
     public let dropouts: [Dropout]
+    /// Auxiliary classifiers, which the trainer gives each batch's target.
+    public let auxiliaries: [Auxiliary]
 }
 
 /// Turns `model:` of a config into layers.
@@ -19,12 +21,15 @@ public struct ModelBuilder {
     private var rng: RNG
     private let seed: UInt64
     private var dropouts: [Dropout] = []
+    private var auxiliaries: [Auxiliary] = []
+    private let lossKind: LossKind
 
-    /// `fail(key, message)` makes the error for a dotted key (see `LoadedConfig.error`).
-    public static func build(_ config: ModelConfig, seed: UInt64,
+    /// `fail(key, message)` makes the error for a dotted key (see `LoadedConfig.error`);
+    /// `loss` is the loss auxiliary classifiers use (the training loss).
+    public static func build(_ config: ModelConfig, seed: UInt64, loss: LossKind = .crossEntropy,
                              fail: @escaping (String, String) -> ConfigError = { ConfigError(file: "<config>", key: $0, $1) })
         throws(ConfigError) -> BuiltModel {
-        var builder = ModelBuilder(fail: fail, rng: RNG(seed: seed, stream: 1), seed: seed)
+        var builder = ModelBuilder(fail: fail, rng: RNG(seed: seed, stream: 1), seed: seed, lossKind: loss)
         guard !config.input.isEmpty, config.input.allSatisfy({ $0 > 0 }) else {
             throw fail("model.input", "must be a list of positive sizes such as [1, 28, 28], got \(config.input)")
         }
@@ -36,7 +41,8 @@ public struct ModelBuilder {
         case let linear as Linear: linear.needsInputGradient = false
         default: break
         }
-        return BuiltModel(network: network, outputShape: Array(shape.dropFirst()), dropouts: builder.dropouts)
+        return BuiltModel(network: network, outputShape: Array(shape.dropFirst()), dropouts: builder.dropouts,
+                          auxiliaries: builder.auxiliaries)
     }
 
     /// Default state-dict names `<kind><n>`, counted per kind within one list.
@@ -48,13 +54,33 @@ public struct ModelBuilder {
         }
     }
 
-    private mutating func sequential(_ specs: [LayerSpec], key: String, shape: inout [Int]) throws(ConfigError) -> Sequential {
-        guard !specs.isEmpty else { throw fail(key, "needs at least one layer") }
+    /// A list with every `repeat: n` spec written out as n copies, each with the index of
+    /// the spec it came from (for error keys). A named spec's copies are `<name>1` … `<name>n`.
+    static func expandingRepeats(_ specs: [LayerSpec], key: String,
+                                 fail: (String, String) -> ConfigError) throws(ConfigError) -> [(LayerSpec, Int)] {
+        var out: [(LayerSpec, Int)] = []
+        for (i, spec) in specs.enumerated() {
+            guard let n = spec.repeat else { out.append((spec, i)); continue }
+            guard n >= 1 else { throw fail("\(key).\(i).repeat", "must be at least 1, got \(n)") }
+            for c in 1...n {
+                var copy = spec
+                copy.repeat = nil
+                if let name = spec.name { copy.name = "\(name)\(c)" }
+                out.append((copy, i))
+            }
+        }
+        return out
+    }
+
+    private mutating func sequential(_ listed: [LayerSpec], key: String, shape: inout [Int]) throws(ConfigError) -> Sequential {
+        guard !listed.isEmpty else { throw fail(key, "needs at least one layer") }
+        let expanded = try ModelBuilder.expandingRepeats(listed, key: key, fail: fail)
+        let specs = expanded.map(\.0)
         let names = ModelBuilder.names(of: specs)
         var seen = Set<String>()
         var children: [(String, Layer)] = []
         for (i, spec) in specs.enumerated() {
-            let k = "\(key).\(i)"
+            let k = "\(key).\(expanded[i].1)"
             let name = names[i]
             if name.isEmpty || name.contains(".") { throw fail(k + ".name", "'\(name)' must be non-empty and have no dot") }
             if !seen.insert(name).inserted { throw fail(k + ".name", "two layers in this list are named '\(name)'") }
@@ -77,6 +103,7 @@ public struct ModelBuilder {
         "maxpool": ["kernel", "stride", "padding"], "avgpool": ["kernel", "stride", "padding"],
         "batchnorm": ["momentum", "eps"], "lrn": ["size", "alpha", "beta", "k"],
         "sequential": ["layers"], "residual": ["layers", "shortcut"], "concat": ["branches"],
+        "auxiliary": ["layers", "weight"],
     ]
 
     private mutating func layer(_ s: LayerSpec, key: String, shape: [Int]) throws(ConfigError) -> Layer {
@@ -167,6 +194,14 @@ public struct ModelBuilder {
                 built.append((names[i], try layer(b, key: "\(key).branches.\(i)", shape: shape)))
             }
             return Concat(built)
+        case "auxiliary":
+            let weight = s.weight ?? 0.3
+            guard weight >= 0 && weight.isFinite else { throw fail(key + ".weight", "must be a non-negative number, got \(weight)") }
+            var headShape = shape
+            let head = try sequential(try required(s.layers, "layers"), key: key + ".layers", shape: &headShape)
+            let aux = Auxiliary(head: head, loss: lossKind.makeLoss(), weight: weight)
+            auxiliaries.append(aux)
+            return aux
         default:
             throw fail(key + ".kind", "unknown layer kind '\(s.kind)'")
         }

@@ -67,11 +67,11 @@ public final class Trainer {
         try validate()
         if t.threads > 0 { Parallel.threads = t.threads }
         let fail = loaded.error
-        let built = try ModelBuilder.build(config.model, seed: config.seed, fail: fail)
-        let model = built.network
         guard let kind = LossKind(rawValue: t.loss == "softmax_cross_entropy" ? "cross_entropy" : t.loss) else {
             throw fail("train.loss", "unknown loss '\(t.loss)'; known: \(LossKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        let built = try ModelBuilder.build(config.model, seed: config.seed, loss: kind, fail: fail)
+        let model = built.network
         let loss = kind.makeLoss()
         let optimizer = try OptimizerFactory.make(t, fail: fail)
 
@@ -144,7 +144,6 @@ public final class Trainer {
             var lastState: ShardedSampler.State?
             for batch in loader {
                 model.zeroGradients()
-                let logits = model.forward(batch.images, mode: .training)
                 let target: LossTarget
                 if kind == .crossEntropy {
                     target = .labels(batch.labels)
@@ -153,8 +152,15 @@ public final class Trainer {
                     oneHot(batch.labels, classCount: classes, into: targets)
                     target = .values(targets)
                 }
-                let (l, gradient) = loss.evaluate(logits, target: target, weights: nil,
-                                                  normalizer: Float(batch.globalCount))
+                for aux in built.auxiliaries {
+                    aux.target = target
+                    aux.normalizer = Float(batch.globalCount)
+                }
+                let logits = model.forward(batch.images, mode: .training)
+                let (mainLoss, gradient) = loss.evaluate(logits, target: target, weights: nil,
+                                                         normalizer: Float(batch.globalCount))
+                // The training objective: the main loss plus the auxiliary classifiers' weighted losses.
+                let l = built.auxiliaries.reduce(mainLoss) { $0 + $1.lastLoss }
                 guard l.isFinite else {
                     throw TrainingError.nonFiniteLoss(step: state.step + 1, epoch: epoch)
                 }

@@ -14,8 +14,9 @@ func randomTensor(_ shape: [Int], seed: UInt64 = 7, _ low: Float = -1, _ high: F
 /// printing each label with its worst relative error.
 func expectGradients(_ layer: Layer, input: Tensor, mode: Mode = .training,
                      checkInput: Bool = true, checker: GradientChecker = GradientChecker(),
+                     internalLoss: () -> Float = { 0 },
                      sourceLocation: SourceLocation = #_sourceLocation) {
-    let results = checker.check(layer, input: input, mode: mode, checkInput: checkInput)
+    let results = checker.check(layer, input: input, mode: mode, checkInput: checkInput, internalLoss: internalLoss)
     #expect(!results.isEmpty, sourceLocation: sourceLocation)
     for r in results {
         #expect(r.passed, "\(layer.kind) \(r)", sourceLocation: sourceLocation)

@@ -23,19 +23,79 @@ def _pair(v, default):
 
 
 def build(model_cfg):
-    """nn.Sequential for `model:` of a Phalanx config (the kinds LeNet/MLP/VGG use)."""
+    """nn.Sequential for `model:` of a Phalanx config, every kind of the config language."""
     shape = list(model_cfg["input"])
     module, shape = _sequential(model_cfg["layers"], shape)
     return module
 
 
-def _sequential(specs, shape):
+class Residual(nn.Module):
+    """Phalanx's residual block: body(x) + (shortcut(x) or x), children `body`, `shortcut`."""
+
+    def __init__(self, body, shortcut=None):
+        super().__init__()
+        self.body = body
+        if shortcut is not None:
+            self.shortcut = shortcut
+
+    def forward(self, x):
+        s = self.shortcut(x) if hasattr(self, "shortcut") else x
+        return self.body(x) + s
+
+
+class Concat(nn.Module):
+    """Parallel named branches joined on channels (the inception module)."""
+
+    def __init__(self, branches):
+        super().__init__()
+        for name, b in branches.items():
+            self.add_module(name, b)
+
+    def forward(self, x):
+        return torch.cat([b(x) for b in self.children()], dim=1)
+
+
+class Auxiliary(nn.Sequential):
+    """An auxiliary classifier head: the identity in the network; in training it keeps
+    its logits in `self.logits` so the loss can add `weight` × its loss."""
+
+    def __init__(self, children, weight):
+        super().__init__(children)
+        self.weight = weight
+        self.logits = None
+
+    def forward(self, x):
+        self.logits = super().forward(x) if self.training else None
+        return x
+
+
+def _expand(specs):
+    """`repeat: n` written out as n copies, a named spec's copies numbered 1…n."""
+    out = []
+    for s in specs:
+        n = s.get("repeat")
+        if n is None:
+            out.append(s)
+            continue
+        for c in range(1, n + 1):
+            copy = {k: v for k, v in s.items() if k != "repeat"}
+            if s.get("name") is not None:
+                copy["name"] = f"{s['name']}{c}"
+            out.append(copy)
+    return out
+
+
+def _named(specs):
     counts = defaultdict(int)
-    children = OrderedDict()
     for spec in specs:
         kind = spec["kind"]
         counts[kind] += 1
-        name = spec.get("name") or f"{kind}{counts[kind]}"
+        yield spec.get("name") or f"{kind}{counts[kind]}", spec
+
+
+def _sequential(specs, shape):
+    children = OrderedDict()
+    for name, spec in _named(_expand(specs)):
         layer, shape = _layer(spec, shape)
         children[name] = layer
     return nn.Sequential(children), shape
@@ -76,6 +136,24 @@ def _layer(s, shape):
         return cls(shape[0], eps=s.get("eps", 1e-5), momentum=s.get("momentum", 0.1)), shape
     if kind == "global_avgpool":
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), [shape[0]]
+    if kind == "prelu":
+        return nn.PReLU(shape[0] if s.get("per_channel") else 1), shape
+    if kind == "sequential":
+        return _sequential(s["layers"], shape)
+    if kind == "residual":
+        body, out = _sequential(s["layers"], shape)
+        shortcut = _sequential(s["shortcut"], shape)[0] if s.get("shortcut") else None
+        return Residual(body, shortcut), out
+    if kind == "concat":
+        branches, channels, rest = OrderedDict(), 0, None
+        for name, spec in _named(s["branches"]):
+            layer, out = _layer(spec, shape)
+            branches[name] = layer
+            channels, rest = channels + out[0], out[1:]
+        return Concat(branches), [channels] + rest
+    if kind == "auxiliary":
+        head, _ = _sequential(s["layers"], shape)
+        return Auxiliary(OrderedDict(head._modules), s.get("weight", 0.3)), shape
     if kind == "lrn":
         return nn.LocalResponseNorm(s.get("size", 5), s.get("alpha", 1e-4), s.get("beta", 0.75), s.get("k", 1.0)), shape
     raise SystemExit(f"phalanx_model.py: layer kind '{kind}' is not mapped to PyTorch yet")
