@@ -4,6 +4,8 @@
 // channels outside [0, C) counting as zero. Input [N, C, ...] of rank ≥ 3.
 // Work runs over (sample, channel) planes in parallel; each plane sums its window
 // directly (n planes), which costs n·size but keeps every plane independent.
+// s^(−β) is kept from forward for backward; for AlexNet's β = 0.75 it is
+// 1/√s · √(1/√s), two square roots that vectorise, instead of a powf per element.
 import Foundation
 import PhalanxCore
 
@@ -29,6 +31,8 @@ public final class LocalResponseNorm: Layer {
     private var output: Tensor?
     /// s from the last forward, the input's shape.
     private var scale: Tensor?
+    /// s^(−β) from the last forward.
+    private var scalePower: Tensor?
     /// dy·b/s from the current backward, the input's shape.
     private var ratio: Tensor?
     private var inputGradient: Tensor?
@@ -61,8 +65,9 @@ public final class LocalResponseNorm: Layer {
         let n = shape[0], c = shape[1], inner = x.count / max(n * c, 1)
         let y = Tensor.reuse(&output, shape: shape)
         let s = Tensor.reuse(&scale, shape: shape)
-        let px = x.data, py = y.data, ps = s.data
-        let a = alpha / Float(size), k = k, negBeta = -beta
+        let sp = Tensor.reuse(&scalePower, shape: shape)
+        let px = x.data, py = y.data, ps = s.data, psp = sp.data
+        let a = alpha / Float(size), k = k, beta = beta
         Parallel.forEach(n * c, grain: max(1, Vector.grain / max(inner * size, 1))) { planes in
             for p in planes {
                 let sample = p / c, ch = p % c, out = p * inner
@@ -71,11 +76,9 @@ public final class LocalResponseNorm: Layer {
                     let src = (sample * c + j) * inner
                     for i in 0..<inner { let v = px[src + i]; ps[out + i] += v * v }
                 }
-                for i in out..<(out + inner) {
-                    let sc = k + a * ps[i]
-                    ps[i] = sc
-                    py[i] = px[i] * powf(sc, negBeta)
-                }
+                for i in out..<(out + inner) { ps[i] = k + a * ps[i] }
+                LocalResponseNorm.power(ps + out, -beta, into: psp + out, count: inner)
+                for i in out..<(out + inner) { py[i] = px[i] * psp[i] }
             }
         }
         return y
@@ -84,7 +87,7 @@ public final class LocalResponseNorm: Layer {
     /// dx_j = dy_j · s_j^(−β) − (2αβ/n) · a_j · Σ_{i : j ∈ window(i)} dy_i · b_i / s_i,
     /// where j ∈ window(i) exactly when i ∈ j − ⌊(n−1)/2⌋ ... j + ⌊n/2⌋.
     public func backward(_ dy: Tensor) -> Tensor {
-        guard let x = input, let y = output, let s = scale else {
+        guard let x = input, let y = output, let s = scale, let sp = scalePower else {
             preconditionFailure("LocalResponseNorm.backward before forward")
         }
         precondition(dy.count == x.count, "LocalResponseNorm.backward: gradient \(describe(dy.shape)) does not match input \(describe(x.shape))")
@@ -92,11 +95,11 @@ public final class LocalResponseNorm: Layer {
         let n = shape[0], c = shape[1], inner = x.count / max(n * c, 1)
         let t = Tensor.reuse(&ratio, shape: shape)
         let dx = Tensor.reuse(&inputGradient, shape: shape)
-        let px = x.data, py = y.data, ps = s.data, pdy = dy.data, pt = t.data, pdx = dx.data
+        let px = x.data, py = y.data, ps = s.data, psp = sp.data, pdy = dy.data, pt = t.data, pdx = dx.data
         forEachElement(x.count) { r in
             for i in r { pt[i] = pdy[i] * py[i] / ps[i] }
         }
-        let factor = 2 * alpha * beta / Float(size), negBeta = -beta
+        let factor = 2 * alpha * beta / Float(size)
         let down = (size - 1) / 2, up = size / 2
         Parallel.forEach(n * c, grain: max(1, Vector.grain / max(inner * size, 1))) { planes in
             for p in planes {
@@ -107,10 +110,24 @@ public final class LocalResponseNorm: Layer {
                     for i in 0..<inner { pdx[out + i] += pt[src + i] }
                 }
                 for i in out..<(out + inner) {
-                    pdx[i] = pdy[i] * powf(ps[i], negBeta) - factor * px[i] * pdx[i]
+                    pdx[i] = pdy[i] * psp[i] - factor * px[i] * pdx[i]
                 }
             }
         }
         return dx
+    }
+
+    /// out[i] = s[i]^e for positive s; exponents −0.75, −0.5 and −1 without powf.
+    static func power(_ s: UnsafeMutablePointer<Float>, _ e: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
+        switch e {
+        case -0.75:
+            for i in 0..<count { let r = 1 / s[i].squareRoot(); out[i] = r * r.squareRoot() }
+        case -0.5:
+            for i in 0..<count { out[i] = 1 / s[i].squareRoot() }
+        case -1:
+            for i in 0..<count { out[i] = 1 / s[i] }
+        default:
+            for i in 0..<count { out[i] = powf(s[i], e) }
+        }
     }
 }

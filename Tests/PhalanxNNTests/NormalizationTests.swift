@@ -241,5 +241,7 @@ private func channel(_ t: Tensor, _ c: Int) -> Tensor {
         expectGradients(LocalResponseNorm(size: 3, alpha: 1, beta: 0.75, k: 2), input: randomTensor([2, 5, 2, 2]))
         expectGradients(LocalResponseNorm(size: 4, alpha: 2, beta: 0.6, k: 1), input: randomTensor([2, 5, 3], seed: 4))
         expectGradients(LocalResponseNorm(size: 1, alpha: 1, beta: 1.5, k: 1), input: randomTensor([1, 2, 2, 2], seed: 5))
+        expectGradients(LocalResponseNorm(size: 2, alpha: 1, beta: 0.5, k: 1), input: randomTensor([1, 3, 2, 2], seed: 6))
+        expectGradients(LocalResponseNorm(size: 3, alpha: 1, beta: 1, k: 1), input: randomTensor([1, 3, 2, 2], seed: 7))
     }
 }

@@ -3,9 +3,11 @@
 
 Same model (built from the config's `model:`), same global batch, SGD with momentum
 (Phalanx's l2 λ becomes weight_decay 2λ on weights only, as Phalanx applies it), the
-same per-step cosine schedule, training-split standardisation, 5 000 held out.
+same per-step cosine schedule, training-split standardisation, 5 000 held out, the
+same augmentation (random crop of the zero-padded raw image, horizontal flip) done on
+each batch in the training loop, and auxiliary classifiers' weighted losses added.
 
-    python3 bench/pytorch/train_reference.py --config configs/fashion-lenet.yaml [--epochs 1] [--threads 2]
+    python3 bench/pytorch/train_reference.py --config configs/fashion-lenet.yaml [--epochs 1] [--threads 2] [--limit N]
 
 Prints one JSON line: images/s over the training steps, test accuracy, seconds.
 """
@@ -26,6 +28,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N training images (as data.limit)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -40,15 +43,22 @@ def main():
     if opt_cfg.get("kind", "sgd") != "sgd":
         raise SystemExit("train_reference.py: only the sgd optimizer is mirrored so far")
 
-    (x, y), (tx, ty) = fashion_mnist(cfg.get("data", {}).get("directory", "/usr/share/datasets/fashion-mnist"))
-    held = cfg.get("data", {}).get("validation", 0)
+    data_cfg = cfg.get("data", {})
+    (x, y), (tx, ty) = fashion_mnist(data_cfg.get("directory", "/usr/share/datasets/fashion-mnist"))
+    if args.limit:
+        x, y = x[:args.limit], y[:args.limit]
+    held = data_cfg.get("validation", 0)
     order = np.random.default_rng(args.seed).permutation(len(x))
     x, y = x[order[held:]], y[order[held:]]
     mean, std = float(x.mean()), float(x.std())
-    x, tx = (x - mean) / std, (tx - mean) / std
+    tx = (tx - mean) / std
+    pad, flip = data_cfg.get("crop_padding", 0), data_cfg.get("horizontal_flip", False)
+    if not (pad or flip):
+        x = (x - mean) / std
     x, y, tx, ty = map(torch.from_numpy, (np.ascontiguousarray(x), y, np.ascontiguousarray(tx), ty))
 
     model = build(cfg["model"])
+    auxiliaries = [m for m in model.modules() if hasattr(m, "logits")]
     weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
     others = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
     opt = torch.optim.SGD([{"params": weights, "weight_decay": 2 * l2}, {"params": others, "weight_decay": 0}],
@@ -68,8 +78,13 @@ def main():
             if sched.get("kind", "constant") == "cosine":
                 for g in opt.param_groups:
                     g["lr"] = cosine_lr(step, total, lr, sched.get("min_lr", 0.0), sched.get("warmup_steps", 0))
+            xb = x[idx]
+            if pad or flip:
+                xb = (augment(xb, pad, flip) - mean) / std
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
+            loss = loss_fn(model(xb), y[idx])
+            for a in auxiliaries:
+                loss = loss + a.weight * loss_fn(a.logits, y[idx])
             loss.backward()
             opt.step()
             step += 1
@@ -81,6 +96,23 @@ def main():
     print(json.dumps({"framework": f"pytorch {torch.__version__}", "threads": args.threads, "epochs": epochs,
                       "batch_size": batch, "images_per_sec": samples / train_seconds,
                       "test_accuracy": acc, "seconds": time.time() - start}))
+
+
+def augment(xb, pad, flip):
+    """Random crop of the zero-padded raw batch (shift by up to ±pad) and a mirror with
+    probability ½, per image."""
+    n, _, h, w = xb.shape
+    if pad:
+        padded = torch.nn.functional.pad(xb, (pad, pad, pad, pad))
+        dy = torch.randint(0, 2 * pad + 1, (n,))
+        dx = torch.randint(0, 2 * pad + 1, (n,))
+        rows = (dy[:, None] + torch.arange(h)[None, :])            # [n, h]
+        cols = (dx[:, None] + torch.arange(w)[None, :])            # [n, w]
+        xb = padded[torch.arange(n)[:, None, None], 0, rows[:, :, None], cols[:, None, :]][:, None]
+    if flip:
+        mask = torch.rand(n) < 0.5
+        xb = torch.where(mask[:, None, None, None], xb.flip(3), xb)
+    return xb
 
 
 if __name__ == "__main__":
