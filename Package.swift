@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "PhalanxCore", targets: ["PhalanxCore"]),
         .library(name: "PhalanxNN", targets: ["PhalanxNN"]),
         .library(name: "PhalanxData", targets: ["PhalanxData"]),
+        .library(name: "PhalanxDistributed", targets: ["PhalanxDistributed"]),
         .library(name: "PhalanxTraining", targets: ["PhalanxTraining"]),
     ],
     dependencies: [
@@ -17,17 +18,24 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPIShim", dependencies: ["CMPI"]),
         .target(name: "PhalanxCore", dependencies: ["CBLAS"]),
         .target(name: "PhalanxNN", dependencies: ["PhalanxCore"]),
         .target(name: "PhalanxData", dependencies: ["PhalanxCore", "CZlib"]),
+        .target(name: "PhalanxDistributed", dependencies: ["CMPIShim", "PhalanxCore", "PhalanxNN"]),
         .target(name: "PhalanxTraining", dependencies: [
-            "PhalanxCore", "PhalanxNN", "PhalanxData", "CZlib",
+            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "CZlib",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "phalanx", dependencies: [
-            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxTraining",
+            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Checks that need several processes: run under `mpirun -np N` by launch/test.
+        .executableTarget(name: "phalanx-mpi-checks", dependencies: [
+            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining",
+        ], path: "Tests/MPIChecks"),
         .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore"]),
         .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
         .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore"]),

@@ -14,14 +14,17 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var model: ModelConfig
     public var train: TrainConfig
     public var checkpoint: CheckpointConfig
+    /// Data-parallel settings (used under mpirun).
+    public var distributed: DistributedConfig
 
-    enum CodingKeys: String, CodingKey { case name, seed, data, model, train, checkpoint }
+    enum CodingKeys: String, CodingKey { case name, seed, data, model, train, checkpoint, distributed }
 
     public init(name: String = "experiment", seed: UInt64 = 42, data: DataConfig = DataConfig(),
                 model: ModelConfig, train: TrainConfig = TrainConfig(),
                 checkpoint: CheckpointConfig = CheckpointConfig()) {
         self.name = name; self.seed = seed; self.data = data; self.model = model
         self.train = train; self.checkpoint = checkpoint
+        distributed = DistributedConfig()
     }
 
     public init(from decoder: Decoder) throws {
@@ -32,6 +35,32 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         model = try c.decode(ModelConfig.self, forKey: .model)
         train = try c.decodeIfPresent(TrainConfig.self, forKey: .train) ?? TrainConfig()
         checkpoint = try c.decodeIfPresent(CheckpointConfig.self, forKey: .checkpoint) ?? CheckpointConfig()
+        distributed = try c.decodeIfPresent(DistributedConfig.self, forKey: .distributed) ?? DistributedConfig()
+    }
+}
+
+/// How ranks cooperate under mpirun. Without mpirun (a world of one) none of it applies.
+public struct DistributedConfig: Codable, Equatable, Sendable {
+    /// Gradient bucket size in MiB: buckets are reduced as soon as backward fills them.
+    public var bucketMB: Double
+    /// Reduce buckets during backward (true) or all after it (false; for comparison).
+    public var overlap: Bool
+    /// Batch normalisation with the statistics of the global batch (an allreduce of
+    /// per-channel sums in forward and backward) instead of each rank's slice.
+    public var syncBatchnorm: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case bucketMB = "bucket_mb", overlap, syncBatchnorm = "sync_batchnorm"
+    }
+
+    public init() { bucketMB = 4; overlap = true; syncBatchnorm = false }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = DistributedConfig()
+        bucketMB = try c.decodeIfPresent(Double.self, forKey: .bucketMB) ?? d.bucketMB
+        overlap = try c.decodeIfPresent(Bool.self, forKey: .overlap) ?? d.overlap
+        syncBatchnorm = try c.decodeIfPresent(Bool.self, forKey: .syncBatchnorm) ?? d.syncBatchnorm
     }
 }
 

@@ -3,6 +3,7 @@
 import Foundation
 import PhalanxCore
 import PhalanxData
+import PhalanxDistributed
 import PhalanxNN
 
 /// What a finished run reports.
@@ -41,18 +42,26 @@ public struct TrainOptions: Sendable {
     public init() {}
 }
 
-/// Trains one experiment in this process.
+/// Trains one experiment: alone, or as one rank of a data-parallel job.
+///
+/// Every rank runs this same loop on its slice of each global batch; the gradient
+/// reducer sums the ranks' gradients (each normalised by the global batch) before the
+/// optimizer step, so N ranks follow the trajectory of one process. Rank 0 prints,
+/// writes metrics, checkpoints and the summary.
 public final class Trainer {
     public let loaded: LoadedConfig
     public let options: TrainOptions
+    public let communicator: Communicator
     private var config: ExperimentConfig { loaded.config }
     private let progress: ProgressReporter
 
-    public init(_ loaded: LoadedConfig, options: TrainOptions = TrainOptions()) {
+    public init(_ loaded: LoadedConfig, options: TrainOptions = TrainOptions(),
+                communicator: Communicator = LocalCommunicator()) {
         self.loaded = loaded
         self.options = options
+        self.communicator = communicator
         progress = ProgressReporter(logEvery: loaded.config.train.logEvery, interactive: options.interactive,
-                                    quiet: options.quiet)
+                                    quiet: options.quiet || communicator.rank != 0)
     }
 
     /// The run's output directory, `<checkpoint.directory>/<name>`.
@@ -67,6 +76,11 @@ public final class Trainer {
         try validate()
         if t.threads > 0 { Parallel.threads = t.threads }
         let fail = loaded.error
+        let comm = communicator, rank = comm.rank, world = comm.size, isRoot = rank == 0
+        if t.batchSize % world != 0 {
+            throw fail("train.batch_size", "the global batch of \(t.batchSize) does not split evenly over \(world) ranks; "
+                + "choose a multiple of \(world)")
+        }
         guard let kind = LossKind(rawValue: t.loss == "softmax_cross_entropy" ? "cross_entropy" : t.loss) else {
             throw fail("train.loss", "unknown loss '\(t.loss)'; known: \(LossKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -79,11 +93,21 @@ public final class Trainer {
                                     keep: config.checkpoint.keep)
         var resumed: Checkpoint<TrainerState>?
         if options.resume {
-            if let point = try store.resume(as: TrainerState.self) {
-                for s in point.skipped { progress.say("resume: skipped \(s)") }
-                resumed = point.checkpoint
-            } else {
-                progress.say("resume: no checkpoint in \(store.directory.path); starting fresh")
+            // Rank 0 picks the checkpoint; the others load the same directory (on a cluster,
+            // checkpoint.directory must be on a filesystem every rank sees).
+            var chosen = ""
+            if isRoot {
+                if let point = try store.resume(as: TrainerState.self) {
+                    for s in point.skipped { progress.say("resume: skipped \(s)") }
+                    resumed = point.checkpoint
+                    chosen = point.checkpoint.directory.path
+                } else {
+                    progress.say("resume: no checkpoint in \(store.directory.path); starting fresh")
+                }
+            }
+            chosen = try comm.broadcast(chosen, root: 0)
+            if !isRoot && !chosen.isEmpty {
+                resumed = try Checkpoint<TrainerState>.load(from: URL(fileURLWithPath: chosen), as: TrainerState.self)
             }
         }
         let data = try TrainingData.load(config, normalization: resumed?.trainer.normalization, fail: fail)
@@ -91,13 +115,14 @@ public final class Trainer {
         if kind == .crossEntropy && built.outputShape != [classes] {
             throw fail("model.layers", "the model outputs \(describe(built.outputShape)) per sample but the data has \(classes) classes")
         }
+        try agreeAcrossRanks(data)
         var sampler = try ShardedSampler(sampleCount: data.train.count, globalBatchSize: t.batchSize,
-                                         seed: config.seed, dropLast: t.dropLast)
+                                         rank: rank, worldSize: world, seed: config.seed, dropLast: t.dropLast)
         let schedule = try ScheduleFactory.make(t, batchesPerEpoch: sampler.batchesPerEpoch, fail: fail)
 
         var state = TrainerState(epoch: 0, step: 0, sampler: sampler.state, dropoutRNG: built.dropouts.map(\.rng),
                                  normalization: data.normalization, config: config, configHash: config.hash,
-                                 worldSize: 1, bestAccuracy: nil, bestStep: nil, epochsWithoutImprovement: 0,
+                                 worldSize: world, bestAccuracy: nil, bestStep: nil, epochsWithoutImprovement: 0,
                                  elapsed: 0, history: [])
         if let ckpt = resumed {
             try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.appendingPathComponent(CheckpointLayout.model).path)
@@ -118,13 +143,37 @@ public final class Trainer {
             for (d, rng) in zip(built.dropouts, state.dropoutRNG) { d.rng = rng }
             progress.say("resumed \(config.name) from \(ckpt.directory.path) (epoch \(state.epoch), step \(state.step))")
         }
-        let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
-                                     keepThroughStep: resumed.map { $0.step } ?? (options.resume ? 0 : nil))
+        state.worldSize = world
+        if !isRoot {
+            // Each rank its own dropout masks (rank 0 keeps the stream a checkpoint saves).
+            for (i, d) in built.dropouts.enumerated() {
+                d.rng = RNG(seed: config.seed &+ UInt64(rank) &* 0x9E37_79B9_7F4A_7C15, stream: 5000 + UInt64(i))
+            }
+        }
+        let metrics = isRoot ? try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
+                                              keepThroughStep: resumed.map { $0.step } ?? (options.resume ? 0 : nil)) : nil
         let parameters = model.parameters
+        // One model on every rank: rank 0's weights and statistics win.
+        try broadcastModel(model)
+        var reducer: GradientReducer?
+        if world > 1 {
+            let r = GradientReducer(communicator: try comm.split(color: 0, key: rank), parameters: parameters,
+                                    bucketBytes: Int(config.distributed.bucketMB * 1_048_576),
+                                    overlap: config.distributed.overlap)
+            model.onGradientsReady = { r.ready($0) }
+            reducer = r
+            if config.distributed.syncBatchnorm {
+                for bn in layers(of: model).compactMap({ $0 as? BatchNorm }) {
+                    bn.reduceStatistics = { sums in
+                        do { try comm.allreduceSum(sums) } catch { comm.abort(code: 1) }
+                    }
+                }
+            }
+        }
         progress.say("\(config.name): \(ModelState.parameterCount(ModelState.tensors(of: model))) parameters, "
             + "\(data.train.count) training samples\(data.validation.map { ", \($0.count) validation" } ?? ""), "
             + "\(data.test.count) test; \(t.epochs) epochs of \(sampler.batchesPerEpoch) batches of \(t.batchSize); "
-            + "\(Parallel.threads) threads")
+            + "\(Parallel.threads) threads" + (world > 1 ? " on each of \(world) ranks" : ""))
 
         let started = Date()
         let elapsedBefore = state.elapsed
@@ -165,19 +214,24 @@ public final class Trainer {
                     throw TrainingError.nonFiniteLoss(step: state.step + 1, epoch: epoch)
                 }
                 _ = model.backward(gradient)
+                try reducer?.finish()
                 if t.clipNorm > 0 { clipGradientNorm(parameters, maxNorm: t.clipNorm) }
                 optimizer.learningRate = schedule.rate(at: state.step, base: t.optimizer.lr)
                 optimizer.step(parameters)
                 state.step += 1
-                lossSum += Double(l) * Double(batch.count)
+                // l is this rank's part of the global batch's mean loss.
+                lossSum += Double(l) * Double(batch.globalCount)
                 correct += correctCount(logits: logits, labels: batch.labels)
                 seen += batch.count
                 lastState = batch.resumeState
                 let secs = Date().timeIntervalSince(epochStart)
                 progress.step(epoch: epoch, epochs: t.epochs, batch: batch.index + 1, batches: sampler.batchesPerEpoch,
-                              samplesPerSec: Double(seen) / max(secs, 1e-9), loss: lossSum / Double(max(seen, 1)),
+                              samplesPerSec: Double(seen * world) / max(secs, 1e-9),
+                              loss: lossSum / Double(max(seen * world, 1)),
                               lr: optimizer.learningRate, elapsed: secs)
             }
+            let totals = try comm.allreduceSum([lossSum, Double(correct), Double(seen)])
+            lossSum = totals[0]; correct = Int(totals[1]); seen = Int(totals[2])
             let epochSeconds = Date().timeIntervalSince(epochStart)
             trainSamples += seen; trainSeconds += epochSeconds
             if let s = lastState { try sampler.restore(s) }
@@ -189,17 +243,17 @@ public final class Trainer {
             let trainRecord = MetricRecord(step: state.step, epoch: epoch, split: "train", loss: lossSum / Double(max(seen, 1)),
                                            accuracy: Double(correct) / Double(max(seen, 1)),
                                            lr: Double(optimizer.learningRate), samplesPerSec: rate, time: now())
-            metrics.append(trainRecord)
+            metrics?.append(trainRecord)
 
             var line = String(format: "epoch %d/%d  train loss %.4f acc %.4f  %.0f img/s", epoch, t.epochs,
                               trainRecord.loss, trainRecord.accuracy ?? 0, rate)
             var improved = false
             if let validation = data.validation {
-                let v = try Evaluation.run(model, on: validation, normalization: data.normalization, loss: loss,
-                                           kind: kind, batchSize: t.batchSize)
+                let v = try evaluate(model, on: validation, normalization: data.normalization, loss: loss,
+                                     kind: kind, batchSize: t.batchSize)
                 let rec = MetricRecord(step: state.step, epoch: epoch, split: "validation", loss: v.loss,
                                        accuracy: v.accuracy, time: now())
-                metrics.append(rec)
+                metrics?.append(rec)
                 state.history.append(rec)
                 line += String(format: "  val loss %.4f acc %.4f", v.loss, v.accuracy)
                 let delta = Double(t.earlyStopping?.minDelta ?? 0)
@@ -215,7 +269,7 @@ public final class Trainer {
             state.elapsed = now()
             progress.say(line + String(format: "  [%@]", ProgressReporter.clock(state.elapsed)))
             let stopNow = t.earlyStopping.map { state.epochsWithoutImprovement >= $0.patience } ?? false
-            if epoch % max(1, config.checkpoint.everyEpochs) == 0 || epoch == lastEpoch || stopNow || improved {
+            if isRoot && (epoch % max(1, config.checkpoint.everyEpochs) == 0 || epoch == lastEpoch || stopNow || improved) {
                 lastCheckpoint = try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
                                                 optimizerMetadata: ["kind": optimizer.kind], trainer: state,
                                                 best: improved)
@@ -231,29 +285,72 @@ public final class Trainer {
         // early stopping is on (restored here), else the final weights.
         var finalCheckpoint = lastCheckpoint
         if t.earlyStopping != nil, let best = state.bestStep, best != state.step {
-            let ckpt = try Checkpoint<TrainerState>.load(from: store.url(step: best), as: TrainerState.self)
-            try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.path)
+            let bestURL = store.url(step: best)
+            if isRoot {
+                let ckpt = try Checkpoint<TrainerState>.load(from: bestURL, as: TrainerState.self)
+                try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.path)
+            }
+            try broadcastModel(model)
             progress.say("restored the best weights (step \(best), validation accuracy \(String(format: "%.4f", state.bestAccuracy ?? 0)))")
-            finalCheckpoint = ckpt.directory
+            finalCheckpoint = bestURL
         }
-        let test = try Evaluation.run(model, on: data.test, normalization: data.normalization, loss: loss,
-                                      kind: kind, batchSize: t.batchSize)
-        metrics.append(MetricRecord(step: state.step, epoch: state.epoch, split: "test", loss: test.loss,
+        let test = try evaluate(model, on: data.test, normalization: data.normalization, loss: loss,
+                                kind: kind, batchSize: t.batchSize)
+        metrics?.append(MetricRecord(step: state.step, epoch: state.epoch, split: "test", loss: test.loss,
                                     accuracy: test.accuracy, time: now()))
         let summary = TrainingSummary(
             name: config.name, epochs: state.epoch, steps: state.step, seconds: now(),
             trainSamplesPerSec: trainSeconds > 0 ? Double(trainSamples) / trainSeconds : 0,
             testLoss: test.loss, testAccuracy: test.accuracy, validationAccuracy: state.bestAccuracy,
             checkpoint: finalCheckpoint?.path ?? "", stoppedEarly: stoppedEarly)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(summary).write(to: runDirectory.appendingPathComponent("summary.json"))
+        if isRoot {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(summary).write(to: runDirectory.appendingPathComponent("summary.json"))
+        }
         progress.say(String(format: "test accuracy %.4f (loss %.4f) after %d epochs, %d steps, %@ — %.0f img/s",
                             test.accuracy, test.loss, state.epoch, state.step, ProgressReporter.clock(summary.seconds),
                             summary.trainSamplesPerSec))
         progress.say("outputs: \(runDirectory.path)/ (metrics.jsonl, summary.json, checkpoints/)")
         if let c = finalCheckpoint { progress.say("evaluate: phalanx evaluate --checkpoint \(c.path)") }
         return summary
+    }
+
+    // MARK: Ranks
+
+    /// Every rank must run the same config on the same data: a difference is an error on
+    /// every rank (no rank waits for a collective the others never reach).
+    private func agreeAcrossRanks(_ data: TrainingData) throws {
+        guard communicator.size > 1 else { return }
+        let mine = "\(config.hash) \(data.train.count) \(data.validation?.count ?? 0) \(data.test.count)"
+        let all = try communicator.allgather(Array(mine.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        if let differs = all.firstIndex(where: { $0 != all[0] }) {
+            let what = all[0].split(separator: " ").first == all[differs].split(separator: " ").first
+                ? "data (training/validation/test sizes \(all[0].split(separator: " ").dropFirst().joined(separator: "/")) on rank 0, "
+                    + "\(all[differs].split(separator: " ").dropFirst().joined(separator: "/")) on rank \(differs))"
+                : "config (hash \(all[0].split(separator: " ")[0]) on rank 0, \(all[differs].split(separator: " ")[0]) on rank \(differs))"
+            throw TrainingError.ranksDisagree(what)
+        }
+    }
+
+    /// Copies rank 0's parameters and buffers to every rank.
+    private func broadcastModel(_ model: Layer) throws {
+        guard communicator.size > 1 else { return }
+        for t in model.parameters.map(\.value) + model.buffers.map(\.value) {
+            try communicator.broadcast(UnsafeMutableBufferPointer(start: t.data, count: t.count), root: 0)
+        }
+    }
+
+    /// Evaluation over this rank's shard, with sums and counts reduced: exact, no padding.
+    private func evaluate(_ model: Layer, on dataset: Dataset, normalization: NormalizationStats?,
+                          loss: Loss, kind: LossKind, batchSize: Int) throws -> EvaluationResult {
+        let local = try Evaluation.run(model, on: dataset, normalization: normalization, loss: loss, kind: kind,
+                                       batchSize: max(1, batchSize / communicator.size),
+                                       rank: communicator.rank, worldSize: communicator.size)
+        let s = try communicator.allreduceSum([local.lossSum, Double(local.correct), Double(local.count)])
+        let count = Int(s[2])
+        return EvaluationResult(loss: s[0] / Double(max(count, 1)), accuracy: s[1] / Double(max(count, 1)),
+                                count: count, lossSum: s[0], correct: Int(s[1]))
     }
 
     private func validate() throws {
@@ -276,11 +373,27 @@ public final class Trainer {
 /// Failures of a run that are not config, data or checkpoint errors.
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(step: Int, epoch: Int)
+    case ranksDisagree(String)
 
     public var description: String {
         switch self {
         case let .nonFiniteLoss(step, epoch):
             "the loss became NaN or infinite at step \(step) (epoch \(epoch)); lower train.optimizer.lr or set train.clip_norm"
+        case let .ranksDisagree(what):
+            "the ranks do not run the same experiment: their \(what) differ; start every rank with the same config and data"
         }
     }
+}
+
+/// Every layer of a model, containers included, depth first.
+func layers(of root: Layer) -> [Layer] {
+    var out: [Layer] = [root]
+    switch root {
+    case let s as Sequential: for c in s.children { out += layers(of: c.layer) }
+    case let r as Residual: out += layers(of: r.body) + (r.shortcut.map { layers(of: $0) } ?? [])
+    case let c as Concat: for b in c.branches { out += layers(of: b.layer) }
+    case let a as Auxiliary: out += layers(of: a.head)
+    default: break
+    }
+    return out
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhalanxCore
+import PhalanxDistributed
 
 @main
 struct Phalanx: ParsableCommand {
@@ -38,4 +39,17 @@ func warnAboutSlowBLAS() {
     guard let better = BLAS.suggestedCoreType else { return }
     FileHandle.standardError.write(Data(("phalanx: note: OpenBLAS chose its \(BLAS.coreName) kernels for this CPU; "
         + "export OPENBLAS_CORETYPE=\(better) for faster ones (launch/train does this)\n").utf8))
+}
+
+/// Runs `body` on one rank of `world`. In a world of several ranks an error ends the
+/// whole job: this rank prints `rank R: error` and calls MPI_Abort, so no other rank is
+/// left waiting in a collective. Alone, the error goes on to `reportingErrors`.
+func stoppingAllRanksOnError(_ world: Communicator, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch {
+        guard world.size > 1 else { throw error }
+        FileHandle.standardError.write(Data("phalanx: rank \(world.rank) of \(world.size): error: \(error)\n".utf8))
+        world.abort(code: 1)
+    }
 }

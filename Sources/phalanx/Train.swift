@@ -1,5 +1,6 @@
 import ArgumentParser
 import PhalanxCore
+import PhalanxDistributed
 import PhalanxTraining
 
 /// `phalanx train`: trains the experiment a config describes.
@@ -38,14 +39,19 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        warnAboutSlowBLAS()
         try reportingErrors {
-            let loaded = try ConfigLoader.load(path: config, overrides: overrides)
-            var options = TrainOptions()
-            options.resume = resume
-            options.stopAfterEpochs = stopAfter
-            if plain { options.interactive = false }
-            try Trainer(loaded, options: options).run()
+            // Under mpirun every rank runs this; without it, a world of one.
+            let world = try World.communicator()
+            if world.rank == 0 { warnAboutSlowBLAS() }
+            try stoppingAllRanksOnError(world) {
+                let loaded = try ConfigLoader.load(path: config, overrides: overrides)
+                var options = TrainOptions()
+                options.resume = resume
+                options.stopAfterEpochs = stopAfter
+                if plain { options.interactive = false }
+                try Trainer(loaded, options: options, communicator: world).run()
+            }
+            if world.size > 1 { MPICommunicator.finalize() }
         }
     }
 }

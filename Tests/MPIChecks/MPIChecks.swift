@@ -1,0 +1,283 @@
+// Checks that need several processes, run by launch/test as
+//   mpirun -np 2 .build/release/phalanx-mpi-checks
+// Every assertion holds at any world size (1 included). Each rank prints its failures;
+// the exit status is 0 only when no rank failed.
+import Foundation
+import PhalanxCore
+import PhalanxData
+import PhalanxDistributed
+import PhalanxNN
+import PhalanxTraining
+
+@main
+struct MPIChecks {
+    static func main() {
+        let world: Communicator
+        do {
+            world = try World.communicator(forceMPI: true)
+        } catch {
+            print("phalanx-mpi-checks: \(error)")
+            exit(2)
+        }
+        var failures: [String] = []
+        let checks: [(String, (Communicator) throws -> [String])] = [
+            ("collectives", collectives),
+            ("gradient reducer", reducer),
+            ("LeNet, 50 steps of 128: N ranks = 1 process", { try equivalence($0, .lenet) }),
+            ("uneven last batch (drop_last: false)", { try equivalence($0, .uneven) }),
+            ("sync batch norm: N ranks = 1 process", { try equivalence($0, .syncBatchNorm) }),
+            ("ranks that disagree stop with one message", disagreement),
+        ]
+        for (name, check) in checks {
+            let start = Date()
+            var found: [String]
+            do { found = try check(world) } catch { found = ["threw: \(error)"] }
+            failures += found.map { "\(name): \($0)" }
+            let bad = (try? world.allreduceSum([Double(found.count)]))?[0] ?? 1
+            if world.rank == 0 {
+                print(String(format: "%@ %@ (%.1f s)", bad == 0 ? "ok  " : "FAIL", name, Date().timeIntervalSince(start)))
+            }
+        }
+        for f in failures { print("rank \(world.rank): FAIL \(f)") }
+        let total = (try? world.allreduceSum([Double(failures.count)]))?[0] ?? 1
+        if world.rank == 0 { print("phalanx-mpi-checks: \(checks.count) checks on \(world.size) ranks, \(Int(total)) failures") }
+        MPICommunicator.finalize()
+        exit(total == 0 ? 0 : 1)
+    }
+
+    // MARK: Collectives
+
+    static func collectives(_ world: Communicator) throws -> [String] {
+        var bad: [String] = []
+        let r = world.rank, n = world.size
+        var f = (0..<1000).map { Float(r + 1) + Float($0) }
+        try f.withUnsafeMutableBufferPointer { try world.allreduceSum($0) }
+        let triangle = Float(n * (n + 1) / 2)
+        if f.enumerated().contains(where: { $0.element != triangle + Float(n * $0.offset) }) { bad.append("float allreduce sum") }
+        var m = [Double(r), -Double(r)]
+        try m.withUnsafeMutableBufferPointer { try world.allreduceMax($0) }
+        if m != [Double(n - 1), 0] { bad.append("double allreduce max gave \(m)") }
+        let text = try world.broadcast(world.rank == n - 1 ? "hello from rank \(n - 1)" : "", root: n - 1)
+        if text != "hello from rank \(n - 1)" { bad.append("broadcast gave '\(text)'") }
+        let gathered = try world.allgather([UInt8](repeating: UInt8(r), count: r + 1))
+        if gathered != (0..<n).map({ [UInt8](repeating: UInt8($0), count: $0 + 1) }) { bad.append("allgather") }
+        let sub = try world.split(color: r % 2, key: -r)
+        let members = (0..<n).filter { $0 % 2 == r % 2 }
+        if sub.size != members.count { bad.append("split size \(sub.size), expected \(members.count)") }
+        if sub.rank != members.reversed().firstIndex(of: r) { bad.append("split rank \(sub.rank) ignores the key") }
+        let s = try sub.allreduceSum([Double(r)])
+        if s[0] != Double(members.reduce(0, +)) { bad.append("allreduce inside a split") }
+        try world.barrier()
+        return bad
+    }
+
+    // MARK: Gradient reducer
+
+    static func reducer(_ world: Communicator) throws -> [String] {
+        var bad: [String] = []
+        let sizes = [1000, 10, 300_000, 7, 4096]
+        let parameters = sizes.enumerated().map { Parameter(name: "p\($0.offset)", value: Tensor(shape: [$0.element])) }
+        func value(_ rank: Int, _ p: Int, _ i: Int, _ step: Int) -> Float { Float((rank + 1) * (p + 1) + step) + Float(i % 97) / 8 }
+        for overlap in [true, false] {
+            let r = GradientReducer(communicator: try world.split(color: 0, key: world.rank), parameters: parameters,
+                                    bucketBytes: 16 << 10, overlap: overlap)
+            if r.bucketCount < 3 { bad.append("expected several buckets, got \(r.bucketCount)") }
+            for step in 0..<3 {
+                for (k, p) in parameters.enumerated() {
+                    for i in 0..<p.gradient.count { p.gradient[i] = value(world.rank, k, i, step) }
+                }
+                // Backward finishes the last parameters first; one is never reported.
+                for p in parameters.reversed().dropLast() { r.ready([p]) }
+                try r.finish()
+                for (k, p) in parameters.enumerated() {
+                    for i in Swift.stride(from: 0, to: p.gradient.count, by: 13) {
+                        let expected = (0..<world.size).reduce(Float(0)) { $0 + value($1, k, i, step) }
+                        if abs(p.gradient[i] - expected) > 1e-3 * abs(expected) {
+                            bad.append("overlap \(overlap) step \(step) \(p.name)[\(i)] = \(p.gradient[i]), expected \(expected)")
+                            break
+                        }
+                    }
+                }
+            }
+        }
+        return bad
+    }
+
+    // MARK: Training equivalence
+
+    enum Scenario { case lenet, uneven, syncBatchNorm }
+
+    /// Generated 28×28 images, 10 classes (a bright band whose position is the class),
+    /// written by rank 0 into a directory every rank then reads (the ranks of these checks
+    /// share one machine); every rank's config names the same files.
+    static func writeData(_ world: Communicator, train: Int, test: Int) throws -> String {
+        let dir = try world.broadcast(
+            (NSTemporaryDirectory() as NSString).appendingPathComponent("phalanx-mpi-\(UUID().uuidString)"), root: 0)
+        defer { try? world.barrier() }
+        guard world.rank == 0 else { return dir }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var rng = RNG(seed: 3)
+        func write(_ n: Int, _ prefix: String) throws {
+            var pixels = [UInt8](), labels = [UInt8]()
+            pixels.reserveCapacity(n * 784)
+            for i in 0..<n {
+                let label = (i * 7) % 10
+                labels.append(UInt8(label))
+                for y in 0..<28 {
+                    for _ in 0..<28 {
+                        let bright = y / 3 == label
+                        pixels.append(UInt8(min(255, Float(bright ? 120 : 30) + rng.uniform(0, 120))))
+                    }
+                }
+            }
+            try IDX.write(pixels, dimensions: [n, 28, 28], to: "\(dir)/\(prefix)-images-idx3-ubyte.gz")
+            try IDX.write(labels, dimensions: [n], to: "\(dir)/\(prefix)-labels-idx1-ubyte.gz")
+        }
+        try write(train, "train")
+        try write(test, "t10k")
+        return dir
+    }
+
+    static func removeData(_ world: Communicator, _ dir: String) {
+        try? world.barrier()
+        if world.rank == 0 { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    static func config(_ dir: String, _ name: String, _ scenario: Scenario, seed: Int = 7, batch: Int = 128) -> String {
+        let lenet = """
+            - {kind: conv2d, name: conv1, out: 6, kernel: 5, padding: 2}
+            - {kind: relu}
+            - {kind: maxpool, kernel: 2}
+            - {kind: conv2d, name: conv2, out: 16, kernel: 5}
+            - {kind: relu}
+            - {kind: maxpool, kernel: 2}
+            - {kind: flatten}
+            - {kind: linear, name: fc1, out: 120}
+            - {kind: relu}
+            - {kind: linear, name: fc2, out: 84}
+            - {kind: relu}
+            - {kind: linear, name: fc3, out: 10}
+        """
+        let withBN = """
+            - {kind: conv2d, name: conv1, out: 8, kernel: 3, padding: 1, bias: false}
+            - {kind: batchnorm, name: bn1}
+            - {kind: relu}
+            - {kind: maxpool, kernel: 4}
+            - {kind: flatten}
+            - {kind: linear, name: fc1, out: 32, bias: false}
+            - {kind: batchnorm, name: bn2}
+            - {kind: relu}
+            - {kind: linear, name: fc2, out: 10}
+        """
+        return """
+        name: \(name)
+        seed: \(seed)
+        data:
+          dataset: idx
+          directory: \(dir)
+          train_images: train-images-idx3-ubyte.gz
+          train_labels: train-labels-idx1-ubyte.gz
+          test_images: t10k-images-idx3-ubyte.gz
+          test_labels: t10k-labels-idx1-ubyte.gz
+          validation: 0
+          crop_padding: 2
+          horizontal_flip: true
+        model:
+          input: [1, 28, 28]
+          layers:
+        \(scenario == .syncBatchNorm ? withBN : lenet)
+        train:
+          epochs: \(scenario == .lenet ? 1 : 2)
+          batch_size: \(batch)
+          drop_last: \(scenario == .uneven ? "false" : "true")
+          optimizer: {kind: sgd, lr: 0.05, momentum: 0.9, nesterov: true}
+          l2: 0.0005
+          schedule: {kind: cosine, warmup_steps: 5}
+          threads: 1
+        checkpoint:
+          directory: \(dir)/runs
+          keep: 1
+        distributed:
+          bucket_mb: 0.05
+          sync_batchnorm: \(scenario == .syncBatchNorm)
+        """
+    }
+
+    static func equivalence(_ world: Communicator, _ scenario: Scenario) throws -> [String] {
+        // The global batch: 128, or the nearest multiple of the world size below it.
+        let batch = 128 / world.size * world.size
+        let train: Int
+        switch scenario {
+        case .lenet: train = 50 * batch        // 50 steps of the global batch
+        case .uneven: train = 4 * batch + 37   // 4 full batches and one of 37 per epoch
+        case .syncBatchNorm: train = 6 * batch
+        }
+        let dir = try writeData(world, train: train, test: 333)
+        defer { removeData(world, dir) }
+        var quiet = TrainOptions()
+        quiet.quiet = true
+        let parallel = try Trainer(try ConfigLoader.load(yaml: config(dir, "ranks", scenario, batch: batch)), options: quiet,
+                                   communicator: world).run()
+        var bad: [String] = []
+        if world.rank == 0 {
+            let alone = try Trainer(try ConfigLoader.load(yaml: config(dir, "alone", scenario, batch: batch)), options: quiet).run()
+            let a = try Checkpoint<TrainerState>.load(from: URL(fileURLWithPath: parallel.checkpoint), as: TrainerState.self)
+            let b = try Checkpoint<TrainerState>.load(from: URL(fileURLWithPath: alone.checkpoint), as: TrainerState.self)
+            if a.step != b.step { bad.append("steps \(a.step) vs \(b.step)") }
+            if a.model.entries.keys.sorted() != b.model.entries.keys.sorted() { bad.append("tensor names differ") }
+            var worst = (name: "", relative: 0.0)
+            for (name, entry) in b.model.entries {
+                guard let other = a.model.entries[name]?.tensor else { continue }
+                let x = entry.tensor
+                var diff = 0.0, norm = 0.0
+                for i in 0..<x.count {
+                    let d = Double(x[i]) - Double(other[i])
+                    diff += d * d
+                    norm += Double(x[i]) * Double(x[i])
+                }
+                let rel = (diff / max(norm, 1e-30)).squareRoot()
+                if rel > worst.relative { worst = (name, rel) }
+            }
+            print(String(format: "     %d ranks vs 1 process after %d steps: largest relative difference %.2e (%@); "
+                         + "test accuracy %.4f vs %.4f", world.size, a.step, worst.relative, worst.name,
+                         parallel.testAccuracy, alone.testAccuracy))
+            if worst.relative > 1e-5 { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
+            if abs(parallel.testAccuracy - alone.testAccuracy) > 1.5 / 333 {
+                bad.append("test accuracy \(parallel.testAccuracy) vs \(alone.testAccuracy)")
+            }
+            if a.trainer.worldSize != world.size { bad.append("trainer.json world_size \(a.trainer.worldSize)") }
+        }
+        let verdict = try world.allreduceSum([Double(bad.count)])
+        if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
+        return bad
+    }
+
+    // MARK: Disagreement
+
+    static func disagreement(_ world: Communicator) throws -> [String] {
+        guard world.size > 1 else { return [] }
+        let dir = try writeData(world, train: 256, test: 20)
+        defer { removeData(world, dir) }
+        var quiet = TrainOptions()
+        quiet.quiet = true
+        var bad: [String] = []
+        // A different seed on the last rank: every rank must throw, none may hang.
+        let seed = world.rank == world.size - 1 ? 8 : 7
+        do {
+            _ = try Trainer(try ConfigLoader.load(yaml: config(dir, "disagree", .lenet, seed: seed, batch: 8 * world.size)), options: quiet,
+                            communicator: world).run()
+            bad.append("a rank with another config trained anyway")
+        } catch let e as TrainingError {
+            if !"\(e)".contains("config") { bad.append("unexpected message: \(e)") }
+        }
+        // A global batch that does not split over the ranks.
+        do {
+            _ = try Trainer(try ConfigLoader.load(yaml: config(dir, "odd", .lenet, batch: 8 * world.size + 1)),
+                            options: quiet, communicator: world).run()
+            bad.append("a batch of \(8 * world.size + 1) was split over \(world.size) ranks")
+        } catch let e as ConfigError {
+            if e.key != "train.batch_size" { bad.append("unexpected error: \(e)") }
+        }
+        return bad
+    }
+}
