@@ -4,7 +4,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure kernels against their references.",
-        subcommands: [Kernels.self, Model.self]
+        subcommands: [Kernels.self, Model.self, Allreduce.self]
     )
 }
 
