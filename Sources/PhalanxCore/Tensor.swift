@@ -10,9 +10,13 @@ import Foundation
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let capacity: Int
+    /// The storage this one is a window of (kept alive by it), or nil when it owns its memory.
+    private let parent: TensorStorage?
 
-    init(capacity: Int) {
+    /// Zero-filled memory for `capacity` floats.
+    public init(capacity: Int) {
         self.capacity = capacity
+        parent = nil
         var raw: UnsafeMutableRawPointer?
         let bytes = max(capacity, 1) * MemoryLayout<Float>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
@@ -22,7 +26,19 @@ public final class TensorStorage: @unchecked Sendable {
         pointer.initialize(repeating: 0, count: max(capacity, 1))
     }
 
-    deinit { free(pointer) }
+    /// A window of `capacity` floats of `parent` from `offset` on (a gradient bucket's
+    /// slice for one parameter); it shares the parent's memory and keeps it alive.
+    public init(window parent: TensorStorage, offset: Int, capacity: Int) {
+        precondition(offset >= 0 && offset + capacity <= parent.capacity,
+                     "TensorStorage: window \(offset)..<\(offset + capacity) outside \(parent.capacity) floats")
+        self.parent = parent
+        self.capacity = capacity
+        pointer = parent.pointer + offset
+    }
+
+    deinit {
+        if parent == nil { free(pointer) }
+    }
 }
 
 /// A Float32 tensor, row-major, with reference semantics.
@@ -60,6 +76,14 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.storage = storage
+    }
+
+    /// Moves the tensor onto `newStorage` (at least `count` floats), copying its values:
+    /// the tensor object, which layers and optimizers hold, stays the same.
+    public func rebind(to newStorage: TensorStorage) {
+        precondition(newStorage.capacity >= count, "Tensor.rebind: \(newStorage.capacity) floats cannot hold \(count)")
+        newStorage.pointer.update(from: storage.pointer, count: count)
+        storage = newStorage
     }
 
     /// First element; the tensor's memory is `data[0..<count]`.

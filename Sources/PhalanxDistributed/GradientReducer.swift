@@ -1,24 +1,28 @@
 // Sums gradients across ranks in buckets, overlapping the reduction with backward.
 //
 // Buckets are flat Float buffers of about `bucketBytes`, filled with the parameters in
-// reverse model order — the order backward finishes them. The trainer tells the reducer
-// which parameters are final (Sequential.onGradientsReady after each layer's backward);
-// when every parameter of a bucket is final, the bucket is packed and handed to a
-// communication thread that runs a blocking MPI_Allreduce on it while backward goes on
-// (OpenMPI here has no asynchronous progress of its own, so a thread drives it).
-// `finish()` reduces what is left, waits, and unpacks the sums into the gradients.
+// reverse model order — the order backward finishes them. Each parameter's gradient
+// tensor is moved into its bucket (PyTorch DDP's gradient_as_bucket_view), so backward
+// writes straight into the buffers MPI reduces: nothing is copied. The trainer tells
+// the reducer which parameters are final (Sequential.onGradientsReady after each
+// layer's backward); when every parameter of a bucket is final, a communication thread
+// runs a blocking MPI_Allreduce on it in place while backward goes on (OpenMPI here has
+// no asynchronous progress of its own, so a thread drives it). The bucket finished
+// last — the first layers', when backward is over — and, with overlap off, every
+// bucket are reduced by `finish()` on the calling thread, after the thread's work.
 // The losses are normalised by the global batch, so the sum is the global gradient.
 // The reducer's communicator must be its own (a split of the world): collectives on
 // the trainer's communicator (batch-norm statistics) may run at the same time.
 import Dispatch
 import Foundation
+import PhalanxCore
 import PhalanxNN
 
 public final class GradientReducer: @unchecked Sendable {
     private struct Bucket {
         var parameters: [Parameter]
-        var offsets: [Int]
-        var buffer: UnsafeMutableBufferPointer<Float>
+        var storage: TensorStorage
+        var count: Int
         var pending: Int
         var launched = false
     }
@@ -32,12 +36,13 @@ public final class GradientReducer: @unchecked Sendable {
     private let group = DispatchGroup()
     private let errorLock = NSLock()
     private var failure: Error?
-    /// Seconds the last `finish` waited for reductions still running.
+    /// Seconds the last `finish` spent reducing and waiting.
     public private(set) var lastWait = 0.0
 
     /// - Parameters:
     ///   - communicator: a communicator for the reducer alone.
-    ///   - parameters: the model's parameters in model order.
+    ///   - parameters: the model's parameters in model order; their gradient tensors
+    ///     move into the reducer's buckets (values kept).
     ///   - bucketBytes: the size a bucket is filled to (a single larger tensor gets its own).
     public init(communicator: Communicator, parameters: [Parameter], bucketBytes: Int = 4 << 20, overlap: Bool = true) {
         self.communicator = communicator
@@ -47,12 +52,14 @@ public final class GradientReducer: @unchecked Sendable {
         var size = 0
         func close() {
             guard !current.isEmpty else { return }
-            var offsets: [Int] = []
-            var o = 0
-            for p in current { offsets.append(o); o += p.gradient.count }
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(o, 1))
-            for p in current { bucketOf[ObjectIdentifier(p)] = buckets.count }
-            buckets.append(Bucket(parameters: current, offsets: offsets, buffer: buffer, pending: current.count))
+            let storage = TensorStorage(capacity: size)
+            var offset = 0
+            for p in current {
+                p.gradient.rebind(to: TensorStorage(window: storage, offset: offset, capacity: p.gradient.count))
+                offset += p.gradient.count
+                bucketOf[ObjectIdentifier(p)] = buckets.count
+            }
+            buckets.append(Bucket(parameters: current, storage: storage, count: size, pending: current.count))
             current = []
             size = 0
         }
@@ -66,7 +73,6 @@ public final class GradientReducer: @unchecked Sendable {
 
     deinit {
         group.wait()
-        for b in buckets { b.buffer.deallocate() }
     }
 
     /// How many buckets the parameters fill.
@@ -77,18 +83,16 @@ public final class GradientReducer: @unchecked Sendable {
         for p in parameters {
             guard let i = bucketOf[ObjectIdentifier(p)] else { continue }
             buckets[i].pending -= 1
-            if buckets[i].pending == 0 && overlap { launch(i) }
+            // The last bucket has nothing left to overlap with: `finish` reduces it.
+            if buckets[i].pending == 0 && overlap && i != buckets.count - 1 { launch(i) }
         }
     }
 
     private func launch(_ i: Int) {
         guard !buckets[i].launched else { return }
         buckets[i].launched = true
-        let b = buckets[i]
-        for (p, o) in zip(b.parameters, b.offsets) {
-            (b.buffer.baseAddress! + o).update(from: p.gradient.data, count: p.gradient.count)
-        }
-        let comm = communicator, buffer = UncheckedBuffer(b.buffer)
+        let comm = communicator
+        let buffer = UncheckedBuffer(UnsafeMutableBufferPointer(start: buckets[i].storage.pointer, count: buckets[i].count))
         queue.async(group: group) { [self] in
             do {
                 try comm.allreduceSum(buffer.pointer)
@@ -100,22 +104,26 @@ public final class GradientReducer: @unchecked Sendable {
         }
     }
 
-    /// Reduces every bucket not yet reduced, waits for all, writes the sums into the
-    /// gradients and resets for the next step.
+    /// Reduces every bucket not yet reduced, waits for all, and resets for the next step.
+    /// The gradients then hold the sums over all ranks.
     public func finish() throws {
-        for i in buckets.indices { launch(i) }
         let start = DispatchTime.now()
+        // The communication thread first: collectives on one communicator must come in
+        // the same order on every rank.
         group.wait()
+        for i in buckets.indices where !buckets[i].launched {
+            buckets[i].launched = true
+            try communicator.allreduceSum(UnsafeMutableBufferPointer(start: buckets[i].storage.pointer,
+                                                                       count: buckets[i].count))
+        }
         lastWait = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        if let failure { throw failure }
         for i in buckets.indices {
-            let b = buckets[i]
-            for (p, o) in zip(b.parameters, b.offsets) {
-                p.gradient.data.update(from: b.buffer.baseAddress! + o, count: p.gradient.count)
-            }
-            buckets[i].pending = b.parameters.count
+            buckets[i].pending = buckets[i].parameters.count
             buckets[i].launched = false
         }
+        errorLock.lock()
+        defer { errorLock.unlock() }
+        if let failure { throw failure }
     }
 }
 
