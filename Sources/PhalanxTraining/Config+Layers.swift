@@ -5,7 +5,7 @@
 public struct LayerSpec: Codable, Equatable, Sendable {
     /// conv2d, linear, relu, leaky_relu, prelu, tanh, sigmoid, maxpool, avgpool,
     /// global_avgpool, flatten, dropout, batchnorm, lrn, sequential, residual, concat,
-    /// auxiliary.
+    /// auxiliary, rnn, lstm.
     public var kind: String
     /// State-dict name of the layer; defaults to `<kind><index>` (`conv1`, `linear2`).
     /// With `repeat: n` a given name gets the copy's number: `block1` … `blockn`.
@@ -44,11 +44,18 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var branches: [LayerSpec]?
     /// Auxiliary classifier: factor on its loss (default 0.3).
     public var weight: Float?
+    /// rnn / lstm: stacked layers (default 1), both directions, peephole connections
+    /// (LSTM), and whether every step is output ([N, T, D·H]) or the final state ([N, D·H]).
+    public var numLayers: Int?
+    public var bidirectional: Bool?
+    public var peephole: Bool?
+    public var returnSequences: Bool?
 
     enum CodingKeys: String, CodingKey {
         case kind, name, out, kernel, stride, padding, groups, bias, initializer = "init"
         case slope, perChannel = "per_channel", p, size, alpha, beta, k, momentum, eps
         case layers, shortcut, branches, weight, `repeat`
+        case numLayers = "num_layers", bidirectional, peephole, returnSequences = "return_sequences"
     }
 
     public init(kind: String, name: String? = nil) {
@@ -65,6 +72,8 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         add(perChannel, .perChannel); add(p, .p); add(size, .size); add(alpha, .alpha)
         add(beta, .beta); add(k, .k); add(momentum, .momentum); add(eps, .eps)
         add(layers, .layers); add(shortcut, .shortcut); add(branches, .branches); add(weight, .weight)
+        add(numLayers, .numLayers); add(bidirectional, .bidirectional); add(peephole, .peephole)
+        add(returnSequences, .returnSequences)
         return keys
     }
 }

@@ -104,6 +104,8 @@ public struct ModelBuilder {
         "batchnorm": ["momentum", "eps"], "lrn": ["size", "alpha", "beta", "k"],
         "sequential": ["layers"], "residual": ["layers", "shortcut"], "concat": ["branches"],
         "auxiliary": ["layers", "weight"],
+        "rnn": ["out", "num_layers", "bidirectional", "return_sequences"],
+        "lstm": ["out", "num_layers", "bidirectional", "peephole", "return_sequences"],
     ]
 
     private mutating func layer(_ s: LayerSpec, key: String, shape: [Int]) throws(ConfigError) -> Layer {
@@ -194,6 +196,18 @@ public struct ModelBuilder {
                 built.append((names[i], try layer(b, key: "\(key).branches.\(i)", shape: shape)))
             }
             return Concat(built)
+        case "rnn", "lstm":
+            let features: Int
+            if shape.count == 3 { features = shape[2] } else if shape.count == 4 && shape[1] == 1 { features = shape[3] } else {
+                throw fail(key, "\(s.kind) needs input [N, T, F] (or [N, 1, T, F], an image read row by row), gets \(describe(shape))")
+            }
+            let hidden = try required(s.out, "out")
+            guard hidden > 0 else { throw fail(key + ".out", "must be positive") }
+            let stacked = s.numLayers ?? 1
+            guard stacked > 0 else { throw fail(key + ".num_layers", "must be at least 1") }
+            return Recurrent(cell: s.kind == "lstm" ? .lstm : .rnn, inputSize: features, hidden: hidden, layers: stacked,
+                             bidirectional: s.bidirectional ?? false, peephole: s.peephole ?? false,
+                             returnSequences: s.returnSequences ?? false, rng: &rng)
         case "auxiliary":
             let weight = s.weight ?? 0.3
             guard weight >= 0 && weight.isFinite else { throw fail(key + ".weight", "must be a non-negative number, got \(weight)") }

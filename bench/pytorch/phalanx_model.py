@@ -69,6 +69,28 @@ class Auxiliary(nn.Sequential):
         return x
 
 
+def _recurrent(cls):
+    """nn.LSTM / nn.RNN (batch_first) as a Phalanx rnn/lstm layer: PyTorch's own tensor
+    names under the layer's name; input [N, T, F] or [N, 1, T, F]; output every step, or
+    h_n (forward direction's last step, backward direction's first) concatenated."""
+
+    class Recurrent(cls):
+        def __init__(self, features, hidden, layers, bidirectional, sequences):
+            super().__init__(features, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+            self.sequences = sequences
+
+        def forward(self, x):
+            if x.dim() == 4:
+                x = x[:, 0]
+            out, state = super().forward(x)
+            if self.sequences:
+                return out
+            h = state[0] if isinstance(state, tuple) else state
+            return torch.cat([h[-2], h[-1]], dim=1) if self.bidirectional else h[-1]
+
+    return Recurrent
+
+
 def _expand(specs):
     """`repeat: n` written out as n copies, a named spec's copies numbered 1…n."""
     out = []
@@ -154,6 +176,15 @@ def _layer(s, shape):
     if kind == "auxiliary":
         head, _ = _sequential(s["layers"], shape)
         return Auxiliary(OrderedDict(head._modules), s.get("weight", 0.3)), shape
+    if kind in ("rnn", "lstm"):
+        if s.get("peephole"):
+            raise SystemExit("phalanx_model.py: PyTorch's nn.LSTM has no peephole connections")
+        features = shape[-1]
+        steps = shape[-2]
+        d = 2 if s.get("bidirectional") else 1
+        layer = _recurrent(nn.LSTM if kind == "lstm" else nn.RNN)(
+            features, s["out"], s.get("num_layers", 1), bool(s.get("bidirectional")), bool(s.get("return_sequences")))
+        return layer, ([steps, d * s["out"]] if s.get("return_sequences") else [d * s["out"]])
     if kind == "lrn":
         return nn.LocalResponseNorm(s.get("size", 5), s.get("alpha", 1e-4), s.get("beta", 0.75), s.get("k", 1.0)), shape
     raise SystemExit(f"phalanx_model.py: layer kind '{kind}' is not mapped to PyTorch yet")

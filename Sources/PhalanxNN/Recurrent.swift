@@ -1,0 +1,356 @@
+// Recurrent layers: a simple RNN (h = tanh(W_ih·x + b_ih + W_hh·h' + b_hh)) and an LSTM
+// with input, forget and output gates and optional peephole connections, stacked and
+// bidirectional, trained by backpropagation through time inside `backward`.
+//
+// Tensors, names and gate order are PyTorch's (`nn.LSTM`, `nn.RNN`, batch_first = true):
+// `weight_ih_l0` [G·H, in], `weight_hh_l0` [G·H, H], `bias_ih_l0`, `bias_hh_l0` [G·H],
+// with G = 4 gates in the order i, f, g, o for the LSTM (G = 1 for the RNN), the second
+// layer `_l1`, the backward direction `_reverse`. Peepholes (Gers & Schmidhuber, 2000),
+// which PyTorch lacks, are `weight_peephole_l0` [3H]: the cell's weights into i and f
+// (from c_{t−1}) and into o (from c_t); a checkpoint without peepholes loads into
+// nn.LSTM as it is.
+//
+// Input [N, T, F] (batch first), or [N, 1, T, F] — an image read row by row. Output
+// [N, T, D·H] with `returnSequences` (D = 2 when bidirectional), else the final hidden
+// state [N, D·H]: the forward direction after step T, the backward one after step 1
+// (PyTorch's h_n). Inside, everything is time-major [T, N, ·], so each step's rows are
+// contiguous; the input projection of all steps is one GEMM, each step one more.
+import Foundation
+import PhalanxCore
+
+/// The cell a recurrent layer runs.
+public enum RecurrentCell: String, Sendable, CaseIterable {
+    case rnn
+    case lstm
+
+    var gates: Int { self == .lstm ? 4 : 1 }
+}
+
+/// One direction of one layer over a time-major sequence [T, N, F] → [T, N, H].
+final class RecurrentCore {
+    let cell: RecurrentCell
+    let inputSize: Int
+    let hidden: Int
+    let reverse: Bool
+    let weightIH: Parameter
+    let weightHH: Parameter
+    let biasIH: Parameter
+    let biasHH: Parameter
+    let peephole: Parameter?
+
+    private var input: Tensor?
+    /// Gate activations after their nonlinearity [T, N, G·H] (RNN: h itself).
+    private var acts = Tensor(shape: [0])
+    private var cells = Tensor(shape: [0])
+    private var tanhCells = Tensor(shape: [0])
+    let hs = Tensor(shape: [0])
+    private var dActs = Tensor(shape: [0])
+    private let dhNext = Tensor(shape: [0])
+    private let dcNext = Tensor(shape: [0])
+    private let dh = Tensor(shape: [0])
+    let inputGradient = Tensor(shape: [0])
+
+    init(cell: RecurrentCell, inputSize: Int, hidden: Int, layer: Int, reverse: Bool, peephole: Bool, rng: inout RNG) {
+        self.cell = cell
+        self.inputSize = inputSize
+        self.hidden = hidden
+        self.reverse = reverse
+        let g = cell.gates * hidden, suffix = "_l\(layer)" + (reverse ? "_reverse" : "")
+        // PyTorch's initialisation: every tensor uniform in ±1/√H.
+        let bound = 1 / Float(hidden).squareRoot()
+        func make(_ name: String, _ shape: [Int], decays: Bool) -> Parameter {
+            let t = Tensor(shape: shape)
+            rng.fillUniform(t, -bound, bound)
+            return Parameter(name: name + suffix, value: t, decays: decays)
+        }
+        weightIH = make("weight_ih", [g, inputSize], decays: true)
+        weightHH = make("weight_hh", [g, hidden], decays: true)
+        biasIH = make("bias_ih", [g], decays: false)
+        biasHH = make("bias_hh", [g], decays: false)
+        self.peephole = (peephole && cell == .lstm) ? make("weight_peephole", [3 * hidden], decays: true) : nil
+    }
+
+    var parameters: [Parameter] { [weightIH, weightHH, biasIH, biasHH] + (peephole.map { [$0] } ?? []) }
+
+    /// The time index of processing step s.
+    @inline(__always) private func time(_ s: Int, _ steps: Int) -> Int { reverse ? steps - 1 - s : s }
+
+    /// x [T, N, F] → h [T, N, H] (the returned tensor is `hs`).
+    func forward(_ x: Tensor) -> Tensor {
+        let T = x.shape[0], N = x.shape[1], F = inputSize, H = hidden, G = cell.gates * H
+        input = x
+        acts.resize([T, N, G])
+        hs.resize([T, N, H])
+        if cell == .lstm {
+            cells.resize([T, N, H])
+            tanhCells.resize([T, N, H])
+        }
+        // Input projection of every step at once, both biases added.
+        let pa = acts.data, bi = biasIH.value.data, bh = biasHH.value.data
+        for r in 0..<(T * N) {
+            for j in 0..<G { pa[r * G + j] = bi[j] + bh[j] }
+        }
+        BLAS.gemm(transB: true, m: T * N, n: G, k: F, x.data, weightIH.value.data, beta: 1, pa, parallel: true)
+        let whh = weightHH.value.data, ph = hs.data, pc = cells.data, ptc = tanhCells.data
+        let peep = peephole?.value.data
+        for s in 0..<T {
+            let t = time(s, T)
+            let a = pa + t * N * G
+            let prev: Int? = s > 0 ? time(s - 1, T) : nil
+            if let prev {
+                BLAS.gemm(transB: true, m: N, n: G, k: H, ph + prev * N * H, whh, beta: 1, a)
+            }
+            let h = ph + t * N * H
+            switch cell {
+            case .rnn:
+                for i in 0..<(N * H) {
+                    let v = tanhf(a[i])
+                    a[i] = v
+                    h[i] = v
+                }
+            case .lstm:
+                let c = pc + t * N * H, tc = ptc + t * N * H
+                let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H }
+                for n in 0..<N {
+                    let row = a + n * G
+                    for j in 0..<H {
+                        let cp = cPrev?[n * H + j] ?? 0
+                        var ai = row[j], af = row[H + j]
+                        let ag = row[2 * H + j]
+                        if let peep {
+                            ai += peep[j] * cp
+                            af += peep[H + j] * cp
+                        }
+                        let ig = sigmoid(ai), fg = sigmoid(af), gg = tanhf(ag)
+                        let cv = fg * cp + ig * gg
+                        var ao = row[3 * H + j]
+                        if let peep { ao += peep[2 * H + j] * cv }
+                        let og = sigmoid(ao), tcv = tanhf(cv)
+                        row[j] = ig; row[H + j] = fg; row[2 * H + j] = gg; row[3 * H + j] = og
+                        c[n * H + j] = cv
+                        tc[n * H + j] = tcv
+                        h[n * H + j] = og * tcv
+                    }
+                }
+            }
+        }
+        return hs
+    }
+
+    /// dL/dh [T, N, H] → dL/dx [T, N, F] (`inputGradient`); accumulates parameter gradients.
+    func backward(_ dH: Tensor) -> Tensor {
+        guard let x = input else { preconditionFailure("RecurrentCore.backward before forward") }
+        let T = x.shape[0], N = x.shape[1], F = inputSize, H = hidden, G = cell.gates * H
+        dActs.resize([T, N, G])
+        dhNext.resize([N, H]); dhNext.zero()
+        dcNext.resize([N, H]); dcNext.zero()
+        dh.resize([N, H])
+        let pa = acts.data, pd = dActs.data, pdH = dH.data, ph = hs.data, pc = cells.data, ptc = tanhCells.data
+        let dhn = dhNext.data, dcn = dcNext.data, pdh = dh.data
+        let peep = peephole?.value.data, dPeep = peephole?.gradient.data
+        let whh = weightHH.value.data, dWhh = weightHH.gradient.data
+        for s in stride(from: T - 1, through: 0, by: -1) {
+            let t = time(s, T)
+            let prev: Int? = s > 0 ? time(s - 1, T) : nil
+            let a = pa + t * N * G, da = pd + t * N * G
+            for i in 0..<(N * H) { pdh[i] = pdH[t * N * H + i] + dhn[i] }
+            switch cell {
+            case .rnn:
+                for i in 0..<(N * H) { da[i] = pdh[i] * (1 - a[i] * a[i]) }
+            case .lstm:
+                let c = pc + t * N * H, tc = ptc + t * N * H
+                let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H }
+                for n in 0..<N {
+                    let row = a + n * G, drow = da + n * G
+                    for j in 0..<H {
+                        let k = n * H + j
+                        let ig = row[j], fg = row[H + j], gg = row[2 * H + j], og = row[3 * H + j]
+                        let cp = cPrev?[k] ?? 0, cv = c[k], tcv = tc[k], d = pdh[k]
+                        let dao = d * tcv * og * (1 - og)
+                        var dc = dcn[k] + d * og * (1 - tcv * tcv)
+                        if let peep { dc += dao * peep[2 * H + j] }
+                        let dai = dc * gg * ig * (1 - ig)
+                        let daf = dc * cp * fg * (1 - fg)
+                        let dag = dc * ig * (1 - gg * gg)
+                        var dcp = dc * fg
+                        if let peep, let dPeep {
+                            dcp += dai * peep[j] + daf * peep[H + j]
+                            dPeep[j] += dai * cp
+                            dPeep[H + j] += daf * cp
+                            dPeep[2 * H + j] += dao * cv
+                        }
+                        dcn[k] = dcp
+                        drow[j] = dai; drow[H + j] = daf; drow[2 * H + j] = dag; drow[3 * H + j] = dao
+                    }
+                }
+            }
+            if let prev {
+                // dh_{prev} = dA·W_hh; dW_hh += dAᵀ·h_{prev}.
+                BLAS.gemm(m: N, n: H, k: G, da, whh, dhn)
+                BLAS.gemm(transA: true, m: G, n: H, k: N, da, ph + prev * N * H, beta: 1, dWhh)
+            }
+        }
+        // Input projection of every step: dW_ih += dAᵀ·X, dx = dA·W_ih, biases Σ dA.
+        BLAS.gemm(transA: true, m: G, n: F, k: T * N, pd, x.data, beta: 1, weightIH.gradient.data, parallel: true)
+        inputGradient.resize([T, N, F])
+        BLAS.gemm(m: T * N, n: F, k: G, pd, weightIH.value.data, inputGradient.data, parallel: true)
+        let dbi = biasIH.gradient.data, dbh = biasHH.gradient.data
+        for r in 0..<(T * N) {
+            for j in 0..<G {
+                dbi[j] += pd[r * G + j]
+                dbh[j] += pd[r * G + j]
+            }
+        }
+        return inputGradient
+    }
+}
+
+@inline(__always) private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+/// A stacked, optionally bidirectional RNN or LSTM over batch-first sequences.
+public final class Recurrent: Layer {
+    public var kind: String { cell == .lstm ? "LSTM" : "RNN" }
+    public let cell: RecurrentCell
+    public let inputSize: Int
+    public let hidden: Int
+    public let layers: Int
+    public let bidirectional: Bool
+    /// Output every step [N, T, D·H] (true) or the final hidden state [N, D·H].
+    public let returnSequences: Bool
+    /// cores[layer][direction]
+    let cores: [[RecurrentCore]]
+
+    private let timeMajor = Tensor(shape: [0])
+    private var layerOutputs: [Tensor] = []
+    private var output: Tensor?
+    private let gradientTimeMajor = Tensor(shape: [0])
+    private var directionGradients: [Tensor] = []
+    private var inputGradient: Tensor?
+    private var lastInputShape: [Int] = []
+
+    public init(cell: RecurrentCell, inputSize: Int, hidden: Int, layers: Int = 1, bidirectional: Bool = false,
+                peephole: Bool = false, returnSequences: Bool = false, rng: inout RNG) {
+        precondition(inputSize > 0 && hidden > 0 && layers > 0, "Recurrent: sizes must be positive")
+        self.cell = cell
+        self.inputSize = inputSize
+        self.hidden = hidden
+        self.layers = layers
+        self.bidirectional = bidirectional
+        self.returnSequences = returnSequences
+        let directions = bidirectional ? 2 : 1
+        cores = (0..<layers).map { l in
+            (0..<directions).map { d in
+                RecurrentCore(cell: cell, inputSize: l == 0 ? inputSize : directions * hidden, hidden: hidden,
+                              layer: l, reverse: d == 1, peephole: peephole, rng: &rng)
+            }
+        }
+        layerOutputs = (0..<layers).map { _ in Tensor(shape: [0]) }
+        directionGradients = (0..<directions).map { _ in Tensor(shape: [0]) }
+    }
+
+    public var parameters: [Parameter] { cores.flatMap { $0.flatMap(\.parameters) } }
+
+    private var directions: Int { bidirectional ? 2 : 1 }
+
+    /// (N, T, F) of an input shape, or nil.
+    private func sequenceShape(_ s: [Int]) -> (Int, Int, Int)? {
+        if s.count == 3 { return (s[0], s[1], s[2]) }
+        if s.count == 4 && s[1] == 1 { return (s[0], s[2], s[3]) }
+        return nil
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(ShapeError) -> [Int] {
+        guard let (n, t, f) = sequenceShape(inputShape) else {
+            throw ShapeError(kind: kind, "expects input [N, T, F] (or [N, 1, T, F], an image read row by row), got \(describe(inputShape))")
+        }
+        guard f == inputSize else {
+            throw ShapeError(kind: kind, "expects \(inputSize) features per step, got \(f) in \(describe(inputShape))")
+        }
+        guard t > 0 else { throw ShapeError(kind: kind, "needs at least one time step") }
+        return returnSequences ? [n, t, directions * hidden] : [n, directions * hidden]
+    }
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let shape = checkedOutputShape(x)
+        lastInputShape = x.shape
+        let (N, T, F) = sequenceShape(x.shape)!
+        // [N, T, F] → [T, N, F]
+        timeMajor.resize([T, N, F])
+        transposeSequence(x.data, into: timeMajor.data, outer: N, inner: T, width: F)
+        var current = timeMajor
+        let D = directions, H = hidden
+        for l in 0..<layers {
+            let outs = cores[l].map { $0.forward(current) }
+            if D == 1 {
+                current = outs[0]
+            } else {
+                let joined = layerOutputs[l]
+                joined.resize([T, N, 2 * H])
+                let pj = joined.data, pf = outs[0].data, pb = outs[1].data
+                for r in 0..<(T * N) {
+                    (pj + r * 2 * H).update(from: pf + r * H, count: H)
+                    (pj + r * 2 * H + H).update(from: pb + r * H, count: H)
+                }
+                current = joined
+            }
+        }
+        let y = Tensor.reuse(&output, shape: shape)
+        if returnSequences {
+            transposeSequence(current.data, into: y.data, outer: T, inner: N, width: D * H)
+        } else {
+            // h_n: forward direction at the last step, backward direction at the first.
+            let top = cores[layers - 1]
+            for n in 0..<N {
+                (y.data + n * D * H).update(from: top[0].hs.data + ((T - 1) * N + n) * H, count: H)
+                if D == 2 { (y.data + n * D * H + H).update(from: top[1].hs.data + n * H, count: H) }
+            }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        let (N, T, F) = sequenceShape(lastInputShape)!
+        let D = directions, H = hidden
+        // dL/d(top layer output) time-major [T, N, D·H].
+        gradientTimeMajor.resize([T, N, D * H])
+        if returnSequences {
+            transposeSequence(dy.data, into: gradientTimeMajor.data, outer: N, inner: T, width: D * H)
+        } else {
+            gradientTimeMajor.zero()
+            for n in 0..<N {
+                (gradientTimeMajor.data + ((T - 1) * N + n) * D * H).update(from: dy.data + n * D * H, count: H)
+                if D == 2 { (gradientTimeMajor.data + n * D * H + H).update(from: dy.data + n * D * H + H, count: H) }
+            }
+        }
+        var g = gradientTimeMajor
+        for l in stride(from: layers - 1, through: 0, by: -1) {
+            if D == 1 {
+                g = cores[l][0].backward(g)
+            } else {
+                // Split [T, N, 2H] into the two directions, run each back, add their input gradients.
+                for d in 0..<2 {
+                    let part = directionGradients[d]
+                    part.resize([T, N, H])
+                    for r in 0..<(T * N) { (part.data + r * H).update(from: g.data + r * 2 * H + d * H, count: H) }
+                }
+                let a = cores[l][0].backward(directionGradients[0])
+                let b = cores[l][1].backward(directionGradients[1])
+                Vector.accumulate(b, into: a)
+                g = a
+            }
+        }
+        let dx = Tensor.reuse(&inputGradient, shape: lastInputShape)
+        transposeSequence(g.data, into: dx.data, outer: T, inner: N, width: F)
+        return dx
+    }
+}
+
+/// [outer, inner, width] → [inner, outer, width].
+private func transposeSequence(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
+                               outer: Int, inner: Int, width: Int) {
+    for o in 0..<outer {
+        for i in 0..<inner {
+            (dst + (i * outer + o) * width).update(from: src + (o * inner + i) * width, count: width)
+        }
+    }
+}
