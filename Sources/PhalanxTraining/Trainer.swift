@@ -227,7 +227,7 @@ public final class Trainer {
                 let secs = Date().timeIntervalSince(epochStart)
                 progress.step(epoch: epoch, epochs: t.epochs, batch: batch.index + 1, batches: sampler.batchesPerEpoch,
                               samplesPerSec: Double(seen * world) / max(secs, 1e-9),
-                              loss: lossSum / Double(max(seen * world, 1)),
+                              loss: lossSum / Double(max(seen, 1)),  // this rank's estimate of the mean
                               lr: optimizer.learningRate, elapsed: secs)
             }
             let totals = try comm.allreduceSum([lossSum, Double(correct), Double(seen)])
