@@ -49,6 +49,10 @@ final class RecurrentCore {
     private let dcNext = Tensor(shape: [0])
     private let dh = Tensor(shape: [0])
     let inputGradient = Tensor(shape: [0])
+    /// The state before the first step ([N, H]; nil: zeros). Truncated BPTT sets it to the
+    /// previous chunk's final state; no gradient flows back into it.
+    var initialH: Tensor?
+    var initialC: Tensor?
 
     init(cell: RecurrentCell, inputSize: Int, hidden: Int, layer: Int, reverse: Bool, peephole: Bool, rng: inout RNG) {
         self.cell = cell
@@ -97,8 +101,9 @@ final class RecurrentCore {
             let t = time(s, T)
             let a = pa + t * N * G
             let prev: Int? = s > 0 ? time(s - 1, T) : nil
-            if let prev {
-                BLAS.gemm(transB: true, m: N, n: G, k: H, ph + prev * N * H, whh, beta: 1, a)
+            let hPrev: UnsafeMutablePointer<Float>? = prev.map { ph + $0 * N * H } ?? initialH?.data
+            if let hPrev {
+                BLAS.gemm(transB: true, m: N, n: G, k: H, hPrev, whh, beta: 1, a)
             }
             let h = ph + t * N * H
             switch cell {
@@ -110,7 +115,7 @@ final class RecurrentCore {
                 }
             case .lstm:
                 let c = pc + t * N * H, tc = ptc + t * N * H
-                let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H }
+                let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
                 for n in 0..<N {
                     let row = a + n * G
                     for j in 0..<H {
@@ -137,6 +142,11 @@ final class RecurrentCore {
         return hs
     }
 
+    /// c after the last processed step (LSTM).
+    func finalCell(steps T: Int, batch N: Int) -> UnsafeMutablePointer<Float> {
+        cells.data + time(T - 1, T) * N * hidden
+    }
+
     /// dL/dh [T, N, H] → dL/dx [T, N, F] (`inputGradient`); accumulates parameter gradients.
     func backward(_ dH: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("RecurrentCore.backward before forward") }
@@ -159,7 +169,7 @@ final class RecurrentCore {
                 for i in 0..<(N * H) { da[i] = pdh[i] * (1 - a[i] * a[i]) }
             case .lstm:
                 let c = pc + t * N * H, tc = ptc + t * N * H
-                let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H }
+                let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
                 for n in 0..<N {
                     let row = a + n * G, drow = da + n * G
                     for j in 0..<H {
@@ -188,6 +198,10 @@ final class RecurrentCore {
                 // dh_{prev} = dA·W_hh; dW_hh += dAᵀ·h_{prev}.
                 BLAS.gemm(m: N, n: H, k: G, da, whh, dhn)
                 BLAS.gemm(transA: true, m: G, n: H, k: N, da, ph + prev * N * H, beta: 1, dWhh)
+            } else if let h0 = initialH {
+                // The carried state is a constant of this chunk: W_hh·h0 gets its gradient,
+                // h0 none (the truncation).
+                BLAS.gemm(transA: true, m: G, n: H, k: N, da, h0.data, beta: 1, dWhh)
             }
         }
         // Input projection of every step: dW_ih += dAᵀ·X, dx = dA·W_ih, biases Σ dA.
@@ -217,6 +231,12 @@ public final class Recurrent: Layer {
     public let bidirectional: Bool
     /// Output every step [N, T, D·H] (true) or the final hidden state [N, D·H].
     public let returnSequences: Bool
+    /// Truncated BPTT: each forward starts the forward direction of every layer from the
+    /// state the previous forward ended in (same batch size), instead of zeros; backward
+    /// stops at the chunk's start. `resetState()` starts over (a new sequence).
+    public var carryState = false
+    /// Final (h, c) of the last forward per layer, waiting to become the next initial state.
+    var pendingState: [(h: Tensor, c: Tensor)?] = []
     /// cores[layer][direction]
     let cores: [[RecurrentCore]]
 
@@ -245,10 +265,17 @@ public final class Recurrent: Layer {
             }
         }
         layerOutputs = (0..<layers).map { _ in Tensor(shape: [0]) }
+        pendingState = Array(repeating: nil, count: layers)
         directionGradients = (0..<directions).map { _ in Tensor(shape: [0]) }
     }
 
     public var parameters: [Parameter] { cores.flatMap { $0.flatMap(\.parameters) } }
+
+    /// Forgets the carried state: the next forward starts from zeros.
+    public func resetState() {
+        pendingState = Array(repeating: nil, count: layers)
+        for l in 0..<layers { cores[l][0].initialH = nil; cores[l][0].initialC = nil }
+    }
 
     private var directions: Int { bidirectional ? 2 : 1 }
 
@@ -280,7 +307,22 @@ public final class Recurrent: Layer {
         var current = timeMajor
         let D = directions, H = hidden
         for l in 0..<layers {
+            let core = cores[l][0]
+            if carryState, let p = pendingState[l], p.h.shape == [N, H] {
+                core.initialH = p.h
+                core.initialC = cell == .lstm ? p.c : nil
+            } else {
+                core.initialH = nil
+                core.initialC = nil
+            }
             let outs = cores[l].map { $0.forward(current) }
+            if carryState {
+                // The forward direction's state after the last step, for the next chunk.
+                let h = Tensor(shape: [N, H]), c = Tensor(shape: [N, H])
+                h.data.update(from: core.hs.data + (T - 1) * N * H, count: N * H)
+                if cell == .lstm { c.data.update(from: core.finalCell(steps: T, batch: N), count: N * H) }
+                pendingState[l] = (h, c)
+            }
             if D == 1 {
                 current = outs[0]
             } else {

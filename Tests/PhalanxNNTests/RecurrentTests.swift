@@ -71,3 +71,78 @@ import Testing
         #expect(abs(Double(y[0]) - h) < 1e-6)
     }
 }
+
+/// Truncated BPTT: state carried from chunk to chunk.
+@Suite struct TruncatedBPTTTests {
+    private func lstm(_ sequences: Bool = true, layers: Int = 2) -> Recurrent {
+        var rng = RNG(seed: 21)
+        return Recurrent(cell: .lstm, inputSize: 4, hidden: 3, layers: layers, peephole: true,
+                         returnSequences: sequences, rng: &rng)
+    }
+
+    /// [N, T, F] → the steps `range` as [N, range.count, F].
+    private func steps(_ x: Tensor, _ range: Range<Int>) -> Tensor {
+        let (n, t, f) = (x.shape[0], x.shape[1], x.shape[2])
+        let out = Tensor(shape: [n, range.count, f])
+        for i in 0..<n {
+            (out.data + i * range.count * f).update(from: x.data + (i * t + range.lowerBound) * f, count: range.count * f)
+        }
+        return out
+    }
+
+    @Test func oneChunkOfTheWholeSequenceIsFullBPTT() {
+        let full = lstm(), chunked = lstm()
+        chunked.carryState = true
+        let x = randomTensor([2, 6, 4], seed: 3), dy = randomTensor([2, 6, 3], seed: 4)
+        var outputs: [[Float]] = []
+        for layer in [full, chunked] {
+            layer.zeroGradients()
+            outputs.append(layer.forward(x, mode: .training).scalars)
+            _ = layer.backward(dy)
+        }
+        #expect(outputs[0] == outputs[1])
+        for (a, b) in zip(full.parameters, chunked.parameters) {
+            #expect(a.gradient.scalars == b.gradient.scalars, "\(a.name)")
+        }
+    }
+
+    @Test func chunksWithCarriedStateReproduceTheWholeForward() {
+        let whole = lstm(), chunked = lstm()
+        chunked.carryState = true
+        let x = randomTensor([2, 7, 4], seed: 5)
+        let y = whole.forward(x, mode: .training).copy()
+        let first = chunked.forward(steps(x, 0..<3), mode: .training).copy()
+        let second = chunked.forward(steps(x, 3..<7), mode: .training).copy()
+        let joined = Tensor(shape: [2, 7, 3])
+        for i in 0..<2 {
+            (joined.data + i * 21).update(from: first.data + i * 9, count: 9)
+            (joined.data + i * 21 + 9).update(from: second.data + i * 12, count: 12)
+        }
+        #expect(zip(joined.scalars, y.scalars).allSatisfy { abs($0 - $1) <= 1e-6 })
+        // A new sequence starts from zeros again.
+        chunked.resetState()
+        #expect(chunked.forward(steps(x, 0..<3), mode: .training).scalars == first.scalars)
+    }
+
+    /// With the carried state held fixed, the chunk's gradients are exact.
+    @Test func gradientsOfAChunkFromACarriedState() {
+        let l = lstm(false, layers: 1)
+        l.carryState = true
+        _ = l.forward(randomTensor([2, 3, 4], seed: 7), mode: .training)
+        let saved = l.pendingState
+        let wrapper = HeldState(l, saved)
+        expectGradients(wrapper, input: randomTensor([2, 4, 4], seed: 8))
+    }
+}
+
+/// Runs a carrying recurrent layer from the same carried state on every forward.
+private final class HeldState: Layer {
+    let kind = "HeldState"
+    let inner: Recurrent
+    let state: [(h: Tensor, c: Tensor)?]
+    init(_ inner: Recurrent, _ state: [(h: Tensor, c: Tensor)?]) { self.inner = inner; self.state = state }
+    var parameters: [Parameter] { inner.parameters }
+    func outputShape(for s: [Int]) throws(ShapeError) -> [Int] { try inner.outputShape(for: s) }
+    func forward(_ x: Tensor, mode: Mode) -> Tensor { inner.pendingState = state; return inner.forward(x, mode: mode) }
+    func backward(_ g: Tensor) -> Tensor { inner.backward(g) }
+}
