@@ -32,18 +32,19 @@ public final class Linear: Layer {
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
     public func outputShape(for s: [Int]) throws(ShapeError) -> [Int] {
-        guard s.count == 2 else {
-            throw ShapeError(kind: kind, "expects input [N, \(inputs)], got \(describe(s)); put a Flatten before it")
+        // [N, F], or [N, T, F] for a projection applied at every time step.
+        guard s.count == 2 || s.count == 3 else {
+            throw ShapeError(kind: kind, "expects input [N, \(inputs)] (or [N, T, \(inputs)]), got \(describe(s)); put a Flatten before it")
         }
-        guard s[1] == inputs else {
-            throw ShapeError(kind: kind, "expects \(inputs) input features, got \(s[1]) (input \(describe(s)))")
+        guard s.last == inputs else {
+            throw ShapeError(kind: kind, "expects \(inputs) input features, got \(s.last!) (input \(describe(s)))")
         }
-        return [s[0], outputs]
+        return s.dropLast() + [outputs]
     }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let shape = checkedOutputShape(x)
-        let n = shape[0]
+        let n = x.count / inputs
         input = x
         let y = Tensor.reuse(&output, shape: shape)
         if let b = bias {
@@ -56,7 +57,7 @@ public final class Linear: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("Linear.backward before forward") }
-        let n = x.shape[0]
+        let n = x.count / inputs
         // dW += dyᵀ·x ; db += Σ_rows dy ; dx = dy·W
         BLAS.gemm(transA: true, m: outputs, n: inputs, k: n, dy.data, x.data,
                   beta: 1, weight.gradient.data, parallel: true)

@@ -86,9 +86,13 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var noiseStd: Float
     /// Use only the first N training samples (0: all) — for quick runs and tests.
     public var limit: Int
+    /// Text data set (`dataset: text`): files or directories to read (default Debian's
+    /// fortunes) and the characters per truncated-BPTT chunk.
+    public var text: [String]
+    public var sequenceLength: Int
 
     enum CodingKeys: String, CodingKey {
-        case dataset, directory, validation, normalize, limit
+        case dataset, directory, validation, normalize, limit, text, sequenceLength = "sequence_length"
         case trainImages = "train_images", trainLabels = "train_labels"
         case testImages = "test_images", testLabels = "test_labels"
         case cropPadding = "crop_padding", horizontalFlip = "horizontal_flip", noiseStd = "noise_std"
@@ -97,7 +101,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public init() {
         dataset = "fashion-mnist"; directory = "/usr/share/datasets/fashion-mnist"
         validation = 0; normalize = "standardize"; cropPadding = 0; horizontalFlip = false
-        noiseStd = 0; limit = 0
+        noiseStd = 0; limit = 0; text = ["/usr/share/games/fortunes"]; sequenceLength = 64
     }
 
     public init(from decoder: Decoder) throws {
@@ -115,6 +119,8 @@ public struct DataConfig: Codable, Equatable, Sendable {
         horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? d.horizontalFlip
         noiseStd = try c.decodeIfPresent(Float.self, forKey: .noiseStd) ?? d.noiseStd
         limit = try c.decodeIfPresent(Int.self, forKey: .limit) ?? d.limit
+        text = try c.decodeIfPresent([String].self, forKey: .text) ?? d.text
+        sequenceLength = try c.decodeIfPresent(Int.self, forKey: .sequenceLength) ?? d.sequenceLength
     }
 }
 

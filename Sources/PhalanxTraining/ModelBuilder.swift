@@ -23,13 +23,15 @@ public struct ModelBuilder {
     private var dropouts: [Dropout] = []
     private var auxiliaries: [Auxiliary] = []
     private let lossKind: LossKind
+    private let vocabularySize: Int?
 
     /// `fail(key, message)` makes the error for a dotted key (see `LoadedConfig.error`);
     /// `loss` is the loss auxiliary classifiers use (the training loss).
-    public static func build(_ config: ModelConfig, seed: UInt64, loss: LossKind = .crossEntropy,
+    public static func build(_ config: ModelConfig, seed: UInt64, loss: LossKind = .crossEntropy, vocabulary: Int? = nil,
                              fail: @escaping (String, String) -> ConfigError = { ConfigError(file: "<config>", key: $0, $1) })
         throws(ConfigError) -> BuiltModel {
-        var builder = ModelBuilder(fail: fail, rng: RNG(seed: seed, stream: 1), seed: seed, lossKind: loss)
+        var builder = ModelBuilder(fail: fail, rng: RNG(seed: seed, stream: 1), seed: seed, lossKind: loss,
+                                   vocabularySize: vocabulary)
         guard !config.input.isEmpty, config.input.allSatisfy({ $0 > 0 }) else {
             throw fail("model.input", "must be a list of positive sizes such as [1, 28, 28], got \(config.input)")
         }
@@ -105,6 +107,7 @@ public struct ModelBuilder {
         "sequential": ["layers"], "residual": ["layers", "shortcut"], "concat": ["branches"],
         "auxiliary": ["layers", "weight"],
         "rnn": ["out", "num_layers", "bidirectional", "return_sequences"],
+        "embedding": ["out"],
         "lstm": ["out", "num_layers", "bidirectional", "peephole", "return_sequences"],
     ]
 
@@ -143,10 +146,13 @@ public struct ModelBuilder {
                            initializer: ini, rng: &rng)
             }
         case "linear":
-            guard shape.count == 2 else { throw fail(key, "linear needs input [N, features], gets \(describe(shape)); put a flatten before it") }
-            let out = try required(s.out, "out")
+            guard shape.count == 2 || shape.count == 3 else {
+                throw fail(key, "linear needs input [N, features] or [N, T, features], gets \(describe(shape)); put a flatten before it")
+            }
+            // In a language model a linear layer without `out` projects to the vocabulary.
+            let out = try required(s.out ?? vocabularySize, "out")
             guard out > 0 else { throw fail(key + ".out", "must be positive") }
-            return Linear(inputs: channels, outputs: out, bias: s.bias ?? true,
+            return Linear(inputs: shape[shape.count - 1], outputs: out, bias: s.bias ?? true,
                           initializer: try initializer() ?? .lecun, rng: &rng)
         case "relu": return ReLU()
         case "tanh": return Tanh()
@@ -196,6 +202,14 @@ public struct ModelBuilder {
                 built.append((names[i], try layer(b, key: "\(key).branches.\(i)", shape: shape)))
             }
             return Concat(built)
+        case "embedding":
+            guard shape.count == 2 else { throw fail(key, "embedding needs input [N, T] of token ids, gets \(describe(shape))") }
+            guard let vocabulary = vocabularySize else {
+                throw fail(key, "an embedding needs a vocabulary: use it with a text data set")
+            }
+            let width = try required(s.out, "out")
+            guard width > 0 else { throw fail(key + ".out", "must be positive") }
+            return Embedding(count: vocabulary, width: width, rng: &rng)
         case "rnn", "lstm":
             let features: Int
             if shape.count == 3 { features = shape[2] } else if shape.count == 4 && shape[1] == 1 { features = shape[3] } else {

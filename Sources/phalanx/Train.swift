@@ -49,7 +49,14 @@ struct Train: ParsableCommand {
                 options.resume = resume
                 options.stopAfterEpochs = stopAfter
                 if plain { options.interactive = false }
-                try Trainer(loaded, options: options, communicator: world).run()
+                if loaded.config.data.dataset == "text" {
+                    guard world.size == 1 else {
+                        throw loaded.error("data.dataset", "language models train in one process for now; run without mpirun")
+                    }
+                    try LanguageModelTrainer(loaded, options: options).run()
+                } else {
+                    try Trainer(loaded, options: options, communicator: world).run()
+                }
             }
             if world.size > 1 { MPICommunicator.finalize() }
         }

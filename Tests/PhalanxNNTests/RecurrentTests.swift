@@ -146,3 +146,23 @@ private final class HeldState: Layer {
     func forward(_ x: Tensor, mode: Mode) -> Tensor { inner.pendingState = state; return inner.forward(x, mode: mode) }
     func backward(_ g: Tensor) -> Tensor { inner.backward(g) }
 }
+
+@Suite struct EmbeddingTests {
+    @Test func lookupAndGradients() throws {
+        var rng = RNG(seed: 31)
+        let e = Embedding(count: 5, width: 3, rng: &rng)
+        #expect(e.parameters.map(\.name) == ["weight"] && e.weight.value.shape == [5, 3])
+        let ids = Tensor(shape: [2, 3], values: [0, 4, 4, 2, 1, 0])
+        let y = e.forward(ids, mode: .training)
+        #expect(y.shape == [2, 3, 3])
+        #expect(Array(y.scalars[3..<6]) == Array(e.weight.value.scalars[12..<15]))
+        // Ids are not differentiable: check the table only (a repeated id sums its rows).
+        expectGradients(e, input: ids, checkInput: false)
+        // Embedding → LSTM → per-step linear, the language model's stack.
+        let net = Sequential([("embed", e),
+                              ("lstm", Recurrent(cell: .lstm, inputSize: 3, hidden: 4, returnSequences: true, rng: &rng)),
+                              ("head", Linear(inputs: 4, outputs: 5, rng: &rng))])
+        #expect(try net.outputShape(for: [2, 3]) == [2, 3, 5])
+        expectGradients(net, input: ids, checkInput: false)
+    }
+}

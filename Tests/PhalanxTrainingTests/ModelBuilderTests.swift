@@ -2,6 +2,7 @@
 // ready config in configs/ builds with the parameter count its header states.
 import Foundation
 import PhalanxCore
+import PhalanxData
 import PhalanxNN
 import Testing
 @testable import PhalanxTraining
@@ -121,7 +122,11 @@ import Testing
         for file in files {
             let path = configsDirectory.appendingPathComponent(file).path
             let loaded = try ConfigLoader.load(path: path)
-            let built = try ModelBuilder.build(loaded.config.model, seed: 1, fail: loaded.error)
+            // A language model's size depends on its text's vocabulary.
+            let vocabulary = loaded.config.data.dataset == "text"
+                ? try TextCorpus.load(paths: loaded.config.data.text, heldOut: loaded.config.data.validation).vocabulary.count
+                : nil
+            let built = try ModelBuilder.build(loaded.config.model, seed: 1, vocabulary: vocabulary, fail: loaded.error)
             let count = ModelState.parameterCount(ModelState.tensors(of: built.network))
             let text = try String(contentsOfFile: path, encoding: .utf8)
             // Header line "# parameters: 61 706" (spaces between thousands allowed).
