@@ -50,9 +50,19 @@ final class RecurrentCore {
     private let dh = Tensor(shape: [0])
     let inputGradient = Tensor(shape: [0])
     /// The state before the first step ([N, H]; nil: zeros). Truncated BPTT sets it to the
-    /// previous chunk's final state; no gradient flows back into it.
+    /// previous chunk's final state (no gradient flows back into it); an encoder–decoder
+    /// sets the encoder's final state and reads its gradient (`dhNext`, `dcNext` after
+    /// backward).
     var initialH: Tensor?
     var initialC: Tensor?
+    /// Real length of each sequence (nil: all T steps): at steps t ≥ lengths[n] the state
+    /// passes through unchanged, so the state after the last step is that after the
+    /// sequence's own last step, and (reversed) the first real step starts from the
+    /// initial state. Outputs at those steps repeat the state.
+    var lengths: [Int]?
+    /// Gradients with respect to the initial state after `backward` ([N, H]).
+    var initialHGradient: Tensor { dhNext }
+    var initialCGradient: Tensor { dcNext }
 
     init(cell: RecurrentCell, inputSize: Int, hidden: Int, layer: Int, reverse: Bool, peephole: Bool, rng: inout RNG) {
         self.cell = cell
@@ -103,7 +113,7 @@ final class RecurrentCore {
             let prev: Int? = s > 0 ? time(s - 1, T) : nil
             let hPrev: UnsafeMutablePointer<Float>? = prev.map { ph + $0 * N * H } ?? initialH?.data
             if let hPrev {
-                BLAS.gemm(transB: true, m: N, n: G, k: H, hPrev, whh, beta: 1, a)
+                BLAS.gemm(transB: true, m: N, n: G, k: H, hPrev, whh, beta: 1, a, parallel: true)
             }
             let h = ph + t * N * H
             switch cell {
@@ -116,7 +126,8 @@ final class RecurrentCore {
             case .lstm:
                 let c = pc + t * N * H, tc = ptc + t * N * H
                 let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
-                for n in 0..<N {
+                // Rows are independent: spread them over the cores.
+                Parallel.forEach(N, grain: Self.rowGrain(H)) { rows in for n in rows {
                     let row = a + n * G
                     for j in 0..<H {
                         let cp = cPrev?[n * H + j] ?? 0
@@ -136,11 +147,26 @@ final class RecurrentCore {
                         tc[n * H + j] = tcv
                         h[n * H + j] = og * tcv
                     }
+                } }
+            }
+            if let lengths {
+                // Padded steps keep the state they were given.
+                for n in 0..<N where t >= lengths[n] {
+                    let hp = hPrev.map { $0 + n * H }
+                    if let hp { (h + n * H).update(from: hp, count: H) } else { (h + n * H).update(repeating: 0, count: H) }
+                    if cell == .lstm {
+                        let c = pc + t * N * H + n * H
+                        let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
+                        if let cp = cPrev { c.update(from: cp + n * H, count: H) } else { c.update(repeating: 0, count: H) }
+                    }
                 }
             }
         }
         return hs
     }
+
+    /// Rows (sequences) per task of an elementwise step: enough work to pay for a hand-off.
+    static func rowGrain(_ hidden: Int) -> Int { max(1, 2048 / max(hidden, 1)) }
 
     /// c after the last processed step (LSTM).
     func finalCell(steps T: Int, batch N: Int) -> UnsafeMutablePointer<Float> {
@@ -148,12 +174,16 @@ final class RecurrentCore {
     }
 
     /// dL/dh [T, N, H] → dL/dx [T, N, F] (`inputGradient`); accumulates parameter gradients.
-    func backward(_ dH: Tensor) -> Tensor {
+    /// `finalH`, `finalC`: gradients with respect to the state after the last step, when
+    /// it is used elsewhere (an encoder's state handed to a decoder).
+    func backward(_ dH: Tensor, finalH: Tensor? = nil, finalC: Tensor? = nil) -> Tensor {
         guard let x = input else { preconditionFailure("RecurrentCore.backward before forward") }
         let T = x.shape[0], N = x.shape[1], F = inputSize, H = hidden, G = cell.gates * H
         dActs.resize([T, N, G])
         dhNext.resize([N, H]); dhNext.zero()
         dcNext.resize([N, H]); dcNext.zero()
+        if let finalH { dhNext.data.update(from: finalH.data, count: N * H) }
+        if let finalC, cell == .lstm { dcNext.data.update(from: finalC.data, count: N * H) }
         dh.resize([N, H])
         let pa = acts.data, pd = dActs.data, pdH = dH.data, ph = hs.data, pc = cells.data, ptc = tanhCells.data
         let dhn = dhNext.data, dcn = dcNext.data, pdh = dh.data
@@ -170,7 +200,9 @@ final class RecurrentCore {
             case .lstm:
                 let c = pc + t * N * H, tc = ptc + t * N * H
                 let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
-                for n in 0..<N {
+                // Rows are independent except for the peepholes' gradient sums.
+                Parallel.forEach(N, grain: peep == nil ? Self.rowGrain(H) : N) { rows in for n in rows {
+                    if let lengths, t >= lengths[n] { continue }  // padded: dc passes through
                     let row = a + n * G, drow = da + n * G
                     for j in 0..<H {
                         let k = n * H + j
@@ -192,17 +224,36 @@ final class RecurrentCore {
                         dcn[k] = dcp
                         drow[j] = dai; drow[H + j] = daf; drow[2 * H + j] = dag; drow[3 * H + j] = dao
                     }
+                } }
+            }
+            if let lengths {
+                // A padded step passed its state through: no gate gradients, dc unchanged.
+                for n in 0..<N where t >= lengths[n] {
+                    (da + n * G).update(repeating: 0, count: G)
                 }
             }
-            if let prev {
-                // dh_{prev} = dA·W_hh; dW_hh += dAᵀ·h_{prev}.
-                BLAS.gemm(m: N, n: H, k: G, da, whh, dhn)
-                BLAS.gemm(transA: true, m: G, n: H, k: N, da, ph + prev * N * H, beta: 1, dWhh)
-            } else if let h0 = initialH {
-                // The carried state is a constant of this chunk: W_hh·h0 gets its gradient,
-                // h0 none (the truncation).
-                BLAS.gemm(transA: true, m: G, n: H, k: N, da, h0.data, beta: 1, dWhh)
+            if prev != nil || initialH != nil {
+                // dh_{prev} = dA·W_hh (dW_hh after the loop). For the initial state this
+                // is its gradient (dhNext, dcNext after the loop), which truncated BPTT
+                // ignores and an encoder–decoder passes on.
+                BLAS.gemm(m: N, n: H, k: G, da, whh, dhn, parallel: true)
             }
+            if let lengths, prev != nil || initialH != nil {
+                for n in 0..<N where t >= lengths[n] {
+                    (dhn + n * H).update(from: pdh + n * H, count: H)
+                }
+            }
+        }
+        // dW_hh += Σ_t dA_tᵀ·h_{t−1}: steps are contiguous in time, so one GEMM over the T − 1
+        // steps that have a predecessor (forward: dA[1…] with h[…T−2]; reversed: dA[…T−2]
+        // with h[1…]), and one for the initial state's step.
+        if T > 1 {
+            let (dStart, hStart) = reverse ? (0, 1) : (1, 0)
+            BLAS.gemm(transA: true, m: G, n: H, k: (T - 1) * N, pd + dStart * N * G, ph + hStart * N * H,
+                      beta: 1, dWhh, parallel: true)
+        }
+        if let h0 = initialH {
+            BLAS.gemm(transA: true, m: G, n: H, k: N, pd + time(0, T) * N * G, h0.data, beta: 1, dWhh)
         }
         // Input projection of every step: dW_ih += dAᵀ·X, dx = dA·W_ih, biases Σ dA.
         BLAS.gemm(transA: true, m: G, n: F, k: T * N, pd, x.data, beta: 1, weightIH.gradient.data, parallel: true)
@@ -221,6 +272,13 @@ final class RecurrentCore {
 
 @inline(__always) private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
+/// The state of one recurrent layer: h and (LSTM) c, each [N, H]; c is zeros for an RNN.
+public struct RecurrentState {
+    public let h: Tensor
+    public let c: Tensor
+    public init(h: Tensor, c: Tensor) { self.h = h; self.c = c }
+}
+
 /// A stacked, optionally bidirectional RNN or LSTM over batch-first sequences.
 public final class Recurrent: Layer {
     public var kind: String { cell == .lstm ? "LSTM" : "RNN" }
@@ -235,6 +293,18 @@ public final class Recurrent: Layer {
     /// state the previous forward ended in (same batch size), instead of zeros; backward
     /// stops at the chunk's start. `resetState()` starts over (a new sequence).
     public var carryState = false
+    /// Real lengths of the batch's sequences (nil: every sequence has all T steps). Steps
+    /// past a sequence's end leave its state unchanged (what PyTorch's packed sequences
+    /// give for h_n); the outputs there repeat the last real state, for the loss or the
+    /// attention to mask.
+    public var sequenceLengths: [Int]?
+    /// The state every layer's forward direction starts from (one per layer, [N, H]),
+    /// with its gradient in `initialStateGradient` after backward — how a decoder starts
+    /// from its encoder's final state. Unidirectional layers only; nil: zeros (or the
+    /// carried state).
+    public var initialState: [RecurrentState]?
+    /// dLoss/d`initialState` after the last backward.
+    public private(set) var initialStateGradient: [RecurrentState] = []
     /// Final (h, c) of the last forward per layer, waiting to become the next initial state.
     var pendingState: [(h: Tensor, c: Tensor)?] = []
     /// cores[layer][direction]
@@ -306,9 +376,21 @@ public final class Recurrent: Layer {
         transposeSequence(x.data, into: timeMajor.data, outer: N, inner: T, width: F)
         var current = timeMajor
         let D = directions, H = hidden
+        if let lengths = sequenceLengths {
+            precondition(lengths.count == N && lengths.allSatisfy { $0 >= 0 && $0 <= T },
+                         "\(kind): \(lengths.count) sequence lengths for a batch of \(N) sequences of \(T) steps")
+        }
+        if let s = initialState {
+            precondition(!bidirectional && s.count == layers && s.allSatisfy { $0.h.shape == [N, H] && $0.c.shape == [N, H] },
+                         "\(kind): an initial state is one [N, H] pair per layer of a unidirectional layer")
+        }
         for l in 0..<layers {
             let core = cores[l][0]
-            if carryState, let p = pendingState[l], p.h.shape == [N, H] {
+            for c in cores[l] { c.lengths = sequenceLengths }
+            if let s = initialState {
+                core.initialH = s[l].h
+                core.initialC = cell == .lstm ? s[l].c : nil
+            } else if carryState, let p = pendingState[l], p.h.shape == [N, H] {
                 core.initialH = p.h
                 core.initialC = cell == .lstm ? p.c : nil
             } else {
@@ -350,7 +432,26 @@ public final class Recurrent: Layer {
         return y
     }
 
+    /// Each layer's state after the last forward (forward direction, after step T, or
+    /// after each sequence's own last step with `sequenceLengths`), as copies.
+    public func finalState() -> [RecurrentState] {
+        let (N, T, _) = sequenceShape(lastInputShape)!
+        let H = hidden
+        return (0..<layers).map { l in
+            let core = cores[l][0]
+            let h = Tensor(shape: [N, H]), c = Tensor(shape: [N, H])
+            h.data.update(from: core.hs.data + (T - 1) * N * H, count: N * H)
+            if cell == .lstm { c.data.update(from: core.finalCell(steps: T, batch: N), count: N * H) }
+            return RecurrentState(h: h, c: c)
+        }
+    }
+
     public func backward(_ dy: Tensor) -> Tensor {
+        backward(dy, finalStateGradient: nil)
+    }
+
+    /// Backward with gradients arriving also at `finalState()` (one per layer).
+    public func backward(_ dy: Tensor, finalStateGradient: [RecurrentState]?) -> Tensor {
         let (N, T, F) = sequenceShape(lastInputShape)!
         let D = directions, H = hidden
         // dL/d(top layer output) time-major [T, N, D·H].
@@ -365,9 +466,18 @@ public final class Recurrent: Layer {
             }
         }
         var g = gradientTimeMajor
+        if let f = finalStateGradient { precondition(D == 1 && f.count == layers, "\(kind): one final-state gradient per layer") }
+        var initialGradients: [RecurrentState] = []
         for l in stride(from: layers - 1, through: 0, by: -1) {
             if D == 1 {
-                g = cores[l][0].backward(g)
+                let f = finalStateGradient?[l]
+                g = cores[l][0].backward(g, finalH: f?.h, finalC: f?.c)
+                if initialState != nil {
+                    let h = Tensor(shape: [N, H]), c = Tensor(shape: [N, H])
+                    h.data.update(from: cores[l][0].initialHGradient.data, count: N * H)
+                    if cell == .lstm { c.data.update(from: cores[l][0].initialCGradient.data, count: N * H) }
+                    initialGradients.insert(RecurrentState(h: h, c: c), at: 0)
+                }
             } else {
                 // Split [T, N, 2H] into the two directions, run each back, add their input gradients.
                 for d in 0..<2 {
@@ -381,6 +491,7 @@ public final class Recurrent: Layer {
                 g = a
             }
         }
+        initialStateGradient = initialGradients
         let dx = Tensor.reuse(&inputGradient, shape: lastInputShape)
         transposeSequence(g.data, into: dx.data, outer: T, inner: N, width: F)
         return dx

@@ -175,3 +175,28 @@ func decodingReason(_ error: Error) -> String {
         return "\(error)"
     }
 }
+
+/// What kind of model a checkpoint holds, from the data set its config trained on.
+public enum CheckpointKind: Sendable, Equatable {
+    case classifier
+    case languageModel
+    case encoderDecoder
+
+    private struct Probe: Decodable {
+        struct Config: Decodable {
+            struct Data: Decodable { var dataset: String? }
+            var data: Data?
+        }
+        var config: Config?
+    }
+
+    /// Reads `directory`'s trainer.json (errors name the file).
+    public static func of(_ directory: URL) throws(CheckpointError) -> CheckpointKind {
+        let record: TrainerFile<Probe> = try readTrainerFile(in: directory)
+        switch record.trainer.config?.data?.dataset {
+        case "text": return .languageModel
+        case "seq2seq": return .encoderDecoder
+        default: return .classifier
+        }
+    }
+}

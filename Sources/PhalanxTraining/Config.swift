@@ -90,9 +90,18 @@ public struct DataConfig: Codable, Equatable, Sendable {
     /// fortunes) and the characters per truncated-BPTT chunk.
     public var text: [String]
     public var sequenceLength: Int
+    /// Generated pairs (`dataset: seq2seq`): the task (`number_words`, `reverse`), the
+    /// source lengths in digits, and how many training and test pairs (`validation`
+    /// pairs are drawn besides).
+    public var task: String
+    public var minLength: Int
+    public var maxLength: Int
+    public var trainPairs: Int
+    public var testPairs: Int
 
     enum CodingKeys: String, CodingKey {
         case dataset, directory, validation, normalize, limit, text, sequenceLength = "sequence_length"
+        case task, minLength = "min_length", maxLength = "max_length", trainPairs = "train_pairs", testPairs = "test_pairs"
         case trainImages = "train_images", trainLabels = "train_labels"
         case testImages = "test_images", testLabels = "test_labels"
         case cropPadding = "crop_padding", horizontalFlip = "horizontal_flip", noiseStd = "noise_std"
@@ -102,6 +111,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         dataset = "fashion-mnist"; directory = "/usr/share/datasets/fashion-mnist"
         validation = 0; normalize = "standardize"; cropPadding = 0; horizontalFlip = false
         noiseStd = 0; limit = 0; text = ["/usr/share/games/fortunes"]; sequenceLength = 64
+        task = "number_words"; minLength = 1; maxLength = 9; trainPairs = 50_000; testPairs = 5_000
     }
 
     public init(from decoder: Decoder) throws {
@@ -121,18 +131,60 @@ public struct DataConfig: Codable, Equatable, Sendable {
         limit = try c.decodeIfPresent(Int.self, forKey: .limit) ?? d.limit
         text = try c.decodeIfPresent([String].self, forKey: .text) ?? d.text
         sequenceLength = try c.decodeIfPresent(Int.self, forKey: .sequenceLength) ?? d.sequenceLength
+        task = try c.decodeIfPresent(String.self, forKey: .task) ?? d.task
+        minLength = try c.decodeIfPresent(Int.self, forKey: .minLength) ?? d.minLength
+        maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? d.maxLength
+        trainPairs = try c.decodeIfPresent(Int.self, forKey: .trainPairs) ?? d.trainPairs
+        testPairs = try c.decodeIfPresent(Int.self, forKey: .testPairs) ?? d.testPairs
     }
 }
 
-/// The network: an input shape and a list (or tree) of layers.
+/// The network: an input shape and a list (or tree) of layers — or an encoder–decoder.
 public struct ModelConfig: Codable, Equatable, Sendable {
     /// Shape of one sample, e.g. `[1, 28, 28]`.
     public var input: [Int]
     public var layers: [LayerSpec]
+    /// An LSTM encoder–decoder instead of `input` and `layers` (`dataset: seq2seq`).
+    public var encoderDecoder: EncoderDecoderConfig?
+
+    enum CodingKeys: String, CodingKey { case input, layers, encoderDecoder = "encoder_decoder" }
 
     public init(input: [Int], layers: [LayerSpec]) {
         self.input = input
         self.layers = layers
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        encoderDecoder = try c.decodeIfPresent(EncoderDecoderConfig.self, forKey: .encoderDecoder)
+        if encoderDecoder == nil {
+            input = try c.decode([Int].self, forKey: .input)
+            layers = try c.decode([LayerSpec].self, forKey: .layers)
+        } else {
+            input = try c.decodeIfPresent([Int].self, forKey: .input) ?? []
+            layers = try c.decodeIfPresent([LayerSpec].self, forKey: .layers) ?? []
+        }
+    }
+}
+
+/// `model.encoder_decoder`: embedding width, LSTM hidden size and layers, attention.
+public struct EncoderDecoderConfig: Codable, Equatable, Sendable {
+    public var embedding: Int
+    public var hidden: Int
+    public var layers: Int
+    public var attention: Bool
+
+    public init(embedding: Int = 32, hidden: Int = 128, layers: Int = 1, attention: Bool = false) {
+        self.embedding = embedding; self.hidden = hidden; self.layers = layers; self.attention = attention
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = EncoderDecoderConfig()
+        embedding = try c.decodeIfPresent(Int.self, forKey: .embedding) ?? d.embedding
+        hidden = try c.decodeIfPresent(Int.self, forKey: .hidden) ?? d.hidden
+        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers
+        attention = try c.decodeIfPresent(Bool.self, forKey: .attention) ?? d.attention
     }
 }
 

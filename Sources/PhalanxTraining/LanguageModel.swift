@@ -56,7 +56,7 @@ public final class LanguageModelTrainer {
         self.loaded = loaded
         self.options = options
         progress = ProgressReporter(logEvery: loaded.config.train.logEvery, interactive: options.interactive,
-                                    quiet: options.quiet)
+                                    quiet: options.quiet, unit: "chars/s")
     }
 
     @discardableResult
@@ -91,20 +91,32 @@ public final class LanguageModelTrainer {
                                     keep: config.checkpoint.keep)
         let runDirectory = URL(fileURLWithPath: config.checkpoint.directory).appendingPathComponent(config.name)
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-        let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), keepThroughStep: nil)
         var state = LanguageModelState(epoch: 0, step: 0, config: config,
                                        vocabulary: String(String.UnicodeScalarView(corpus.vocabulary)),
                                        bestBitsPerCharacter: nil, elapsed: 0)
+        var lastCheckpoint: URL?
+        if options.resume, let ckpt = try SequenceRun.resume(store, model: model, optimizer: optimizer,
+                                                             as: LanguageModelState.self, progress: progress) {
+            guard ckpt.trainer.vocabulary == state.vocabulary else {
+                throw CheckpointError(file: ckpt.directory.appendingPathComponent(CheckpointLayout.trainer).path,
+                                      .io("its vocabulary differs from this text's; resume needs the same text"))
+            }
+            state = ckpt.trainer
+            state.config = config
+            lastCheckpoint = ckpt.directory
+        }
+        let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
+                                     keepThroughStep: options.resume ? state.step : nil)
         progress.say("\(config.name): \(ModelState.parameterCount(ModelState.tensors(of: model))) parameters, "
             + "\(vocabulary) characters in the vocabulary, \(corpus.train.count) training and \(corpus.heldOut.count) "
             + "held-out characters; \(t.epochs) epochs of \(chunks) chunks of \(N)×\(T); \(Parallel.threads) threads")
 
         let inputs = Tensor(shape: [N, T])
         var labels = [Int32](repeating: 0, count: N * T)
-        let started = Date()
-        var lastCheckpoint: URL?
+        let started = Date().addingTimeInterval(-state.elapsed)
         var trainCharacters = 0, trainSeconds = 0.0
-        for epoch in 1...t.epochs {
+        let lastEpoch = min(t.epochs, options.stopAfterEpochs ?? t.epochs)
+        for epoch in (state.epoch + 1)...max(state.epoch + 1, lastEpoch) where epoch <= lastEpoch {
             for r in recurrent { r.resetState() }
             let epochStart = Date()
             var lossSum = 0.0, seen = 0
@@ -204,9 +216,28 @@ public enum LanguageModel {
         return sum / Double(chunks) / log(2)
     }
 
+    /// Held-out bits per character of a checkpoint, on the held-out tail of its config's
+    /// text (the figure training reports).
+    public static func evaluate(checkpoint: URL) throws -> (bitsPerCharacter: Double, characters: Int, step: Int) {
+        let ckpt = try Checkpoint<LanguageModelState>.load(from: checkpoint, as: LanguageModelState.self)
+        let config = ckpt.trainer.config
+        let vocabulary = ckpt.trainer.scalars
+        let corpus = try TextCorpus.load(paths: config.data.text, heldOut: config.data.validation)
+        // Held-out text in the checkpoint's own vocabulary (unknown characters → id 0, as in training).
+        let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($0.element, Int32($0.offset)) })
+        let held = corpus.heldOut.map { index[corpus.vocabulary[Int($0)]] ?? 0 }
+        let built = try ModelBuilder.build(config.model, seed: config.seed, vocabulary: vocabulary.count)
+        try ModelState.apply(ckpt.model, to: built.network, file: checkpoint.appendingPathComponent(CheckpointLayout.model).path)
+        let recurrent = recurrentLayers(of: built.network)
+        for r in recurrent { r.carryState = true }
+        let bits = try bitsPerCharacter(built.network, recurrent: recurrent, ids: held, vocabulary: vocabulary.count,
+                                        steps: config.data.sequenceLength)
+        return (bits, held.count, ckpt.step)
+    }
+
     /// Samples `length` characters after `prompt` from a checkpoint, one at a time from
-    /// softmax(logits / temperature), keeping the `topK` most likely when given; stops
-    /// early at `stop` (a character) when given.
+    /// softmax(logits / temperature) — the most likely one at temperature 0 — keeping the
+    /// `topK` most likely when given; stops early at `stop` (a character) when given.
     public static func generate(checkpoint: URL, prompt: String, length: Int, temperature: Float, topK: Int?,
                                 seed: UInt64, stop: Character? = nil) throws -> String {
         let ckpt = try Checkpoint<LanguageModelState>.load(from: checkpoint, as: LanguageModelState.self)
@@ -234,7 +265,11 @@ public enum LanguageModel {
             guard let l = logits else { break }
             // softmax(l / T), restricted to the top k.
             var order = Array(0..<vocabulary.count)
-            if let k = topK, k > 0, k < order.count {
+            if temperature == 0 {
+                var best = 0
+                for i in 1..<order.count where l[i] > l[best] { best = i }
+                order = [best]
+            } else if let k = topK, k > 0, k < order.count {
                 order.sort { l[$0] > l[$1] }
                 order = Array(order.prefix(k))
             }

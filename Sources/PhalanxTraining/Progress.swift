@@ -9,8 +9,11 @@ public final class ProgressReporter {
     public var logEvery: Int
     private var lastDraw = 0.0
     private let quiet: Bool
+    /// What the throughput counts: `img/s`, `chars/s`, `pairs/s`.
+    public let unit: String
 
-    public init(logEvery: Int = 100, interactive: Bool? = nil, quiet: Bool = false) {
+    public init(logEvery: Int = 100, interactive: Bool? = nil, quiet: Bool = false, unit: String = "img/s") {
+        self.unit = unit
         self.interactive = interactive ?? (isatty(STDOUT_FILENO) == 1)
         self.logEvery = max(1, logEvery)
         self.quiet = quiet
@@ -29,13 +32,13 @@ public final class ProgressReporter {
             let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "")
                 + String(repeating: " ", count: max(0, width - filled - 1))
             let eta = batch > 0 ? elapsed / Double(batch) * Double(batches - batch) : 0
-            let line = String(format: "epoch %d/%d [%@] %d/%d  %.0f img/s  loss %.4f  lr %.4g  ETA %@",
-                              epoch, epochs, bar, batch, batches, samplesPerSec, loss, lr, ProgressReporter.clock(eta))
+            let line = String(format: "epoch %d/%d [%@] %d/%d  %.0f %@  loss %.4f  lr %.4g  ETA %@",
+                              epoch, epochs, bar, batch, batches, samplesPerSec, unit, loss, lr, ProgressReporter.clock(eta))
             print("\r" + line + "\u{1B}[K", terminator: batch == batches ? "\n" : "")
             fflush(nil)
         } else if batch % logEvery == 0 || batch == batches {
-            print(String(format: "epoch %d/%d step %d/%d  %.0f img/s  loss %.4f  lr %.4g",
-                         epoch, epochs, batch, batches, samplesPerSec, loss, lr))
+            print(String(format: "epoch %d/%d step %d/%d  %.0f %@  loss %.4f  lr %.4g",
+                         epoch, epochs, batch, batches, samplesPerSec, unit, loss, lr))
             fflush(nil)
         }
     }

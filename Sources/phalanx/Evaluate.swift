@@ -17,6 +17,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Evaluation batch size.")
     var batchSize = 500
 
+    @Flag(help: "Print one JSON object instead of a line of text.")
+    var json = false
+
     func validate() throws {
         guard ["test", "validation", "train"].contains(split) else {
             throw ValidationError("--split must be test, validation or train, got '\(split)'")
@@ -27,9 +30,35 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let url = URL(fileURLWithPath: checkpoint).resolvingSymlinksInPath()
-            let result = try CheckpointEvaluation.run(checkpoint: url, split: split, batchSize: batchSize)
-            print(String(format: "%@ %@: accuracy %.4f  loss %.4f  (%d samples, step %d)",
-                         url.path, split, result.accuracy, result.loss, result.count, result.step))
+            switch try CheckpointKind.of(url) {
+            case .languageModel:
+                let r = try LanguageModel.evaluate(checkpoint: url)
+                emit(["checkpoint": url.path, "held_out_bits_per_character": r.bitsPerCharacter,
+                      "characters": r.characters, "step": r.step],
+                     String(format: "%@ held-out text: %.4f bits per character  (%d characters, step %d)",
+                            url.path, r.bitsPerCharacter, r.characters, r.step))
+            case .encoderDecoder:
+                let r = try Seq2SeqTrainer.evaluate(checkpoint: url)
+                emit(["checkpoint": url.path, "test_exact_match": r.exactMatch, "pairs": r.pairs, "step": r.step],
+                     String(format: "%@ test: exact match %.4f  (%d pairs, greedy decoding, step %d)",
+                            url.path, r.exactMatch, r.pairs, r.step))
+            case .classifier:
+                let result = try CheckpointEvaluation.run(checkpoint: url, split: split, batchSize: batchSize)
+                emit(["checkpoint": url.path, "split": split, "accuracy": result.accuracy, "loss": result.loss,
+                      "samples": result.count, "step": result.step],
+                     String(format: "%@ %@: accuracy %.4f  loss %.4f  (%d samples, step %d)",
+                            url.path, split, result.accuracy, result.loss, result.count, result.step))
+            }
+        }
+    }
+}
+
+extension Evaluate {
+    private func emit(_ object: [String: Any], _ line: String) {
+        if json, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(line)
         }
     }
 }

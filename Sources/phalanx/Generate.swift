@@ -5,12 +5,15 @@ import PhalanxTraining
 /// `phalanx generate`: text from a character language model's checkpoint.
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write text with a trained character language model, one character at a time.",
+        abstract: "Write text with a character language model, or answer a source with an encoder–decoder.",
         discussion: """
-        Example:
+        Examples:
           phalanx generate --checkpoint runs/fortunes-charlm/checkpoints/latest --prompt 'The ' --length 300 --temperature 0.8
-        Each character is drawn from the model's distribution softmax(logits / temperature),
-        restricted to the --top-k most likely when given, until --length characters or --stop.
+          phalanx generate --checkpoint runs/numbers-attention/checkpoints/latest --prompt 40512
+        A language model draws each character from softmax(logits / temperature) (at
+        temperature 0 the most likely one), restricted to the --top-k most likely when given,
+        until --length characters or --stop. An encoder–decoder (data.dataset: seq2seq)
+        decodes greedily the answer to the source given as --prompt.
         """)
 
     @Option(help: "A checkpoint directory of a language model (data.dataset: text).")
@@ -22,7 +25,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Characters to write.")
     var length = 200
 
-    @Option(help: "Sampling temperature: below 1 sharper, above 1 more random.")
+    @Option(help: "Sampling temperature: below 1 sharper, above 1 more random, 0 the most likely character.")
     var temperature: Float = 1
 
     @Option(help: "Sample only among the k most likely characters.")
@@ -36,13 +39,18 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         if length < 0 { throw ValidationError("--length must not be negative") }
-        if temperature <= 0 { throw ValidationError("--temperature must be positive") }
+        if !(temperature >= 0) { throw ValidationError("--temperature must not be negative") }
         if let k = topK, k < 1 { throw ValidationError("--top-k must be at least 1") }
         if let s = stop, s.count != 1 { throw ValidationError("--stop takes one character") }
     }
 
     func run() throws {
         try reportingErrors {
+            let url = URL(fileURLWithPath: checkpoint)
+            if try CheckpointKind.of(url) == .encoderDecoder {
+                print(try Seq2SeqTrainer.translate(checkpoint: url, source: prompt))
+                return
+            }
             let text = try LanguageModel.generate(checkpoint: URL(fileURLWithPath: checkpoint), prompt: prompt,
                                                   length: length, temperature: temperature, topK: topK, seed: seed,
                                                   stop: stop?.first)

@@ -49,11 +49,17 @@ struct Train: ParsableCommand {
                 options.resume = resume
                 options.stopAfterEpochs = stopAfter
                 if plain { options.interactive = false }
-                if loaded.config.data.dataset == "text" {
+                let dataset = loaded.config.data.dataset
+                if dataset == "text" || dataset == "seq2seq" {
                     guard world.size == 1 else {
-                        throw loaded.error("data.dataset", "language models train in one process for now; run without mpirun")
+                        throw loaded.error("data.dataset", "\(dataset == "text" ? "language models" : "encoder–decoders") "
+                            + "train in one process for now; run without mpirun")
                     }
-                    try LanguageModelTrainer(loaded, options: options).run()
+                    if dataset == "text" {
+                        try LanguageModelTrainer(loaded, options: options).run()
+                    } else {
+                        try Seq2SeqTrainer(loaded, options: options).run()
+                    }
                 } else {
                     try Trainer(loaded, options: options, communicator: world).run()
                 }

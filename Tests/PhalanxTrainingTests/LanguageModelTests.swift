@@ -59,5 +59,34 @@ import Testing
         let text = try LanguageModel.generate(checkpoint: URL(fileURLWithPath: summary.checkpoint), prompt: "ab",
                                               length: 10, temperature: 0.5, topK: 2, seed: 1)
         #expect(text == "abcdabcdabcd", "generated '\(text)'")
+        let greedy = try LanguageModel.generate(checkpoint: URL(fileURLWithPath: summary.checkpoint), prompt: "ab",
+                                                length: 6, temperature: 0, topK: nil, seed: 9)
+        #expect(greedy == "abcdabcd", "greedy '\(greedy)'")
+        // `phalanx evaluate` on the checkpoint gives the figure training reported.
+        let evaluated = try LanguageModel.evaluate(checkpoint: URL(fileURLWithPath: summary.checkpoint))
+        #expect(abs(evaluated.bitsPerCharacter - summary.heldOutBitsPerCharacter) < 1e-9)
+        #expect(try CheckpointKind.of(URL(fileURLWithPath: summary.checkpoint)) == .languageModel)
+
+        // Resume: 6 epochs straight equal 3, then --resume for the other 3, bit for bit.
+        let straight = try ModelState.tensors(ofCheckpoint: summary.checkpoint)
+        let resumedYAML = yaml.replacingOccurrences(of: "name: tiny-lm", with: "name: tiny-lm-resumed")
+        var first = quiet
+        first.stopAfterEpochs = 3
+        _ = try LanguageModelTrainer(try ConfigLoader.load(yaml: resumedYAML), options: first).run()
+        var second = quiet
+        second.resume = true
+        let resumed = try LanguageModelTrainer(try ConfigLoader.load(yaml: resumedYAML), options: second).run()
+        #expect(resumed.steps == summary.steps)
+        #expect(try ModelState.tensors(ofCheckpoint: resumed.checkpoint) == straight)
+    }
+}
+
+extension ModelState {
+    /// Every tensor of a checkpoint's model.safetensors as plain arrays, by name.
+    static func tensors(ofCheckpoint path: String) throws -> [String: [Float]] {
+        let st = try SafeTensors.read(from: URL(fileURLWithPath: path).appendingPathComponent(CheckpointLayout.model))
+        var out: [String: [Float]] = [:]
+        for name in st.names { let t = st[name]!; out[name] = (0..<t.count).map { t[$0] } }
+        return out
     }
 }

@@ -126,8 +126,17 @@ import Testing
             let vocabulary = loaded.config.data.dataset == "text"
                 ? try TextCorpus.load(paths: loaded.config.data.text, heldOut: loaded.config.data.validation).vocabulary.count
                 : nil
-            let built = try ModelBuilder.build(loaded.config.model, seed: 1, vocabulary: vocabulary, fail: loaded.error)
-            let count = ModelState.parameterCount(ModelState.tensors(of: built.network))
+            let network: Layer
+            if loaded.config.data.dataset == "seq2seq" {
+                let pairs = try Seq2SeqTrainer.pairs(loaded.config, fail: loaded.error)
+                network = try Seq2SeqTrainer.model(loaded.config, sourceVocabulary: pairs.sourceVocabulary.count,
+                                                   targetVocabulary: pairs.targetVocabulary.count,
+                                                   maxSource: pairs.maxSourceLength, maxTarget: pairs.maxTargetLength,
+                                                   fail: loaded.error)
+            } else {
+                network = try ModelBuilder.build(loaded.config.model, seed: 1, vocabulary: vocabulary, fail: loaded.error).network
+            }
+            let count = ModelState.parameterCount(ModelState.tensors(of: network))
             let text = try String(contentsOfFile: path, encoding: .utf8)
             // Header line "# parameters: 61 706" (spaces between thousands allowed).
             let stated = text.split(separator: "\n").first { $0.hasPrefix("# parameters:") }

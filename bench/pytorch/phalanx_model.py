@@ -22,11 +22,24 @@ def _pair(v, default):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-def build(model_cfg):
-    """nn.Sequential for `model:` of a Phalanx config, every kind of the config language."""
+def build(model_cfg, vocabulary=None):
+    """nn.Sequential for `model:` of a Phalanx config, every kind of the config language.
+    `vocabulary`: a language model's vocabulary size (a `linear` without `out`)."""
+    global _VOCABULARY
+    _VOCABULARY = vocabulary
     shape = list(model_cfg["input"])
     module, shape = _sequential(model_cfg["layers"], shape)
     return module
+
+
+_VOCABULARY = None
+
+
+class Embedding(nn.Embedding):
+    """nn.Embedding fed Phalanx's token ids, which travel as floats."""
+
+    def forward(self, x):
+        return super().forward(x.long())
 
 
 class Residual(nn.Module):
@@ -78,11 +91,16 @@ def _recurrent(cls):
         def __init__(self, features, hidden, layers, bidirectional, sequences):
             super().__init__(features, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True)
             self.sequences = sequences
+            self.carry = False  # start from the previous forward's final state (truncated BPTT)
+            self.carried = None
 
         def forward(self, x):
             if x.dim() == 4:
                 x = x[:, 0]
-            out, state = super().forward(x)
+            out, state = super().forward(x, self.carried) if self.carry and self.carried is not None \
+                else super().forward(x)
+            if self.carry:
+                self.carried = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
             if self.sequences:
                 return out
             h = state[0] if isinstance(state, tuple) else state
@@ -140,7 +158,10 @@ def _layer(s, shape):
         w = (shape[2] + 2 * p[1] - k[1]) // st[1] + 1
         return cls(k, st, p), [shape[0], h, w]
     if kind == "linear":
-        return nn.Linear(shape[0], s["out"], bias=s.get("bias", True)), [s["out"]]
+        out = s.get("out", _VOCABULARY)
+        return nn.Linear(shape[-1], out, bias=s.get("bias", True)), shape[:-1] + [out]
+    if kind == "embedding":
+        return Embedding(_VOCABULARY, s["out"]), shape + [s["out"]]
     if kind == "flatten":
         return nn.Flatten(), [int(np.prod(shape))]
     if kind == "relu":

@@ -1,0 +1,333 @@
+// Encoder–decoder training on generated pairs (`data.dataset: seq2seq`): teacher forcing
+// with a per-token cross-entropy that skips padding, greedy decoding for exact-match
+// accuracy on validation (each epoch) and test (at the end), checkpoints that carry both
+// vocabularies, and `--resume` from the last epoch's checkpoint.
+import Foundation
+import PhalanxCore
+import PhalanxData
+import PhalanxNN
+
+/// What an encoder–decoder checkpoint's trainer.json holds.
+public struct Seq2SeqState: Codable, Sendable {
+    public var epoch: Int
+    public var step: Int
+    public var config: ExperimentConfig
+    public var task: String
+    public var sourceVocabulary: [String]
+    public var targetVocabulary: [String]
+    public var maxSourceLength: Int
+    public var maxTargetLength: Int
+    public var bestExactMatch: Double?
+    public var elapsed: Double
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, step, config, task, elapsed
+        case sourceVocabulary = "source_vocabulary", targetVocabulary = "target_vocabulary"
+        case maxSourceLength = "max_source_length", maxTargetLength = "max_target_length"
+        case bestExactMatch = "best_exact_match"
+    }
+}
+
+public struct Seq2SeqSummary: Codable, Sendable {
+    public var name: String
+    public var attention: Bool
+    public var epochs: Int
+    public var steps: Int
+    public var seconds: Double
+    public var validationExactMatch: Double
+    public var testExactMatch: Double
+    public var testPairs: Int
+    public var checkpoint: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, attention, epochs, steps, seconds, checkpoint
+        case validationExactMatch = "validation_exact_match", testExactMatch = "test_exact_match"
+        case testPairs = "test_pairs"
+    }
+}
+
+/// Trains an encoder–decoder in one process.
+public final class Seq2SeqTrainer {
+    public let loaded: LoadedConfig
+    public let options: TrainOptions
+    private var config: ExperimentConfig { loaded.config }
+    private let progress: ProgressReporter
+
+    public init(_ loaded: LoadedConfig, options: TrainOptions = TrainOptions()) {
+        self.loaded = loaded
+        self.options = options
+        progress = ProgressReporter(logEvery: loaded.config.train.logEvery, interactive: options.interactive,
+                                    quiet: options.quiet, unit: "pairs/s")
+    }
+
+    /// The task and pairs a config asks for, its values checked.
+    static func pairs(_ config: ExperimentConfig, fail: (String, String) -> ConfigError) throws -> SequencePairs {
+        let d = config.data
+        guard let task = SequenceTask(rawValue: d.task) else {
+            throw fail("data.task", "unknown task '\(d.task)'; known: "
+                + SequenceTask.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        let longest = SequencePairs.maxSourceLength(task)
+        guard d.minLength >= 1, d.maxLength >= d.minLength, d.maxLength <= longest else {
+            throw fail("data.max_length", "source lengths need 1 ≤ min_length ≤ max_length ≤ \(longest) for \(task.rawValue), "
+                + "got \(d.minLength)…\(d.maxLength)")
+        }
+        guard d.trainPairs > 0 else { throw fail("data.train_pairs", "must be positive") }
+        guard d.testPairs > 0 else { throw fail("data.test_pairs", "must be positive") }
+        guard d.validation > 0 else { throw fail("data.validation", "an encoder–decoder needs validation pairs (say 1000)") }
+        return SequencePairs.generate(task: task, minLength: d.minLength, maxLength: d.maxLength, train: d.trainPairs,
+                                      validation: d.validation, test: d.testPairs, seed: config.seed)
+    }
+
+    /// The model a config and vocabularies describe.
+    static func model(_ config: ExperimentConfig, sourceVocabulary: Int, targetVocabulary: Int, maxSource: Int,
+                      maxTarget: Int, fail: (String, String) -> ConfigError) throws -> EncoderDecoder {
+        guard let m = config.model.encoderDecoder else {
+            throw fail("model.encoder_decoder", "a seq2seq data set needs model.encoder_decoder {embedding, hidden, layers, attention}")
+        }
+        guard m.embedding > 0, m.hidden > 0, m.layers > 0 else {
+            throw fail("model.encoder_decoder", "embedding, hidden and layers must be positive")
+        }
+        var rng = RNG(seed: config.seed)
+        return EncoderDecoder(sourceVocabulary: sourceVocabulary, targetVocabulary: targetVocabulary,
+                              sourceSteps: maxSource, targetSteps: maxTarget + 1, embedding: m.embedding,
+                              hidden: m.hidden, layers: m.layers, attention: m.attention, rng: &rng)
+    }
+
+    /// Packs pairs into the model's input [B, S + T] (sources padded with 0; decoder input:
+    /// start, then the target), the labels (target, then end; 0 on padding) and weights
+    /// (1 on real tokens, 0 on padding). Returns the number of real tokens.
+    static func pack(_ pairs: ArraySlice<SequencePair>, into x: Tensor, labels: inout [Int32], weights: inout [Float],
+                     sourceSteps S: Int, targetSteps T: Int) -> Int {
+        let B = pairs.count
+        x.resize([B, S + T]); x.zero()
+        labels = [Int32](repeating: 0, count: B * T)
+        weights = [Float](repeating: 0, count: B * T)
+        var tokens = 0
+        for (n, p) in pairs.enumerated() {
+            let row = x.data + n * (S + T)
+            for (i, id) in p.source.enumerated() { row[i] = Float(id) }
+            row[S] = Float(SequencePairs.start)
+            for (i, id) in p.target.enumerated() where i + 1 < T { row[S + 1 + i] = Float(id) }
+            for i in 0...p.target.count {
+                labels[n * T + i] = i < p.target.count ? p.target[i] : SequencePairs.end
+                weights[n * T + i] = 1
+            }
+            tokens += p.target.count + 1
+        }
+        return tokens
+    }
+
+    /// Mean cross-entropy per target token with teacher forcing (evaluation mode).
+    static func teacherForcedLoss(_ model: EncoderDecoder, _ pairs: [SequencePair], batch: Int = 500) -> Double {
+        let loss = SoftmaxCrossEntropy()
+        let x = Tensor(shape: [0])
+        var labels: [Int32] = [], weights: [Float] = []
+        var sum = 0.0, count = 0
+        for start in stride(from: 0, to: pairs.count, by: batch) {
+            let slice = pairs[start..<min(start + batch, pairs.count)]
+            let tokens = pack(slice, into: x, labels: &labels, weights: &weights, sourceSteps: model.sourceSteps,
+                              targetSteps: model.targetSteps)
+            let logits = model.forward(x, mode: .evaluation)
+            let l = loss.evaluate(logits.reshaped([slice.count * model.targetSteps, logits.shape[2]]),
+                                  target: .labels(labels), weights: weights, normalizer: Float(tokens)).loss
+            sum += Double(l) * Double(tokens)
+            count += tokens
+        }
+        return sum / Double(max(count, 1))
+    }
+
+    /// Fraction of pairs whose greedy decoding equals the target exactly.
+    static func exactMatch(_ model: EncoderDecoder, _ pairs: [SequencePair], maxTarget: Int,
+                           batch: Int = 500) -> Double {
+        guard !pairs.isEmpty else { return .nan }
+        var correct = 0
+        for start in stride(from: 0, to: pairs.count, by: batch) {
+            let slice = pairs[start..<min(start + batch, pairs.count)]
+            let out = model.greedy(slice.map(\.source), start: SequencePairs.start, end: SequencePairs.end,
+                                   maxSteps: maxTarget + 1)
+            for (p, o) in zip(slice, out) where p.target == o { correct += 1 }
+        }
+        return Double(correct) / Double(pairs.count)
+    }
+
+    @discardableResult
+    public func run() throws -> Seq2SeqSummary {
+        let t = config.train, fail = loaded.error
+        if t.threads > 0 { Parallel.threads = t.threads }
+        guard t.epochs > 0, t.batchSize > 0 else { throw fail("train", "epochs and batch_size must be positive") }
+        let data = try Self.pairs(config, fail: fail)
+        let S = data.maxSourceLength, T = data.maxTargetLength + 1
+        let model = try Self.model(config, sourceVocabulary: data.sourceVocabulary.count,
+                                   targetVocabulary: data.targetVocabulary.count, maxSource: S,
+                                   maxTarget: data.maxTargetLength, fail: fail)
+        let loss = SoftmaxCrossEntropy()
+        let optimizer = try OptimizerFactory.make(t, fail: fail)
+        let batches = data.train.count / t.batchSize + (t.dropLast || data.train.count % t.batchSize == 0 ? 0 : 1)
+        guard batches > 0 else { throw fail("train.batch_size", "\(data.train.count) training pairs make no batch of \(t.batchSize)") }
+        let schedule = try ScheduleFactory.make(t, batchesPerEpoch: batches, fail: fail)
+        let store = CheckpointStore(run: config.name, runs: URL(fileURLWithPath: config.checkpoint.directory),
+                                    keep: config.checkpoint.keep)
+        let runDirectory = URL(fileURLWithPath: config.checkpoint.directory).appendingPathComponent(config.name)
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        var state = Seq2SeqState(epoch: 0, step: 0, config: config, task: data.task.rawValue,
+                                 sourceVocabulary: data.sourceVocabulary, targetVocabulary: data.targetVocabulary,
+                                 maxSourceLength: S, maxTargetLength: data.maxTargetLength, bestExactMatch: nil, elapsed: 0)
+        var lastCheckpoint: URL?
+        if options.resume, let ckpt = try SequenceRun.resume(store, model: model, optimizer: optimizer,
+                                                             as: Seq2SeqState.self, progress: progress) {
+            state = ckpt.trainer
+            state.config = config
+            lastCheckpoint = ckpt.directory
+        }
+        let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
+                                     keepThroughStep: options.resume ? state.step : nil)
+        let m = config.model.encoderDecoder!
+        progress.say("\(config.name): \(data.task.rawValue), \(data.train.count) training, \(data.validation.count) "
+            + "validation and \(data.test.count) test pairs; sources up to \(S), targets up to \(data.maxTargetLength) tokens; "
+            + "encoder–decoder \(ModelState.parameterCount(ModelState.tensors(of: model))) parameters "
+            + (m.attention ? "with attention" : "without attention (final state only)") + "; \(Parallel.threads) threads")
+
+        let x = Tensor(shape: [0])
+        var labels: [Int32] = [], weights: [Float] = []
+        let started = Date().addingTimeInterval(-state.elapsed)
+        let lastEpoch = min(t.epochs, options.stopAfterEpochs ?? t.epochs)
+        var validationMatch = state.bestExactMatch ?? .nan
+        for epoch in (state.epoch + 1)...max(state.epoch + 1, lastEpoch) where epoch <= lastEpoch {
+            // The epoch's order depends only on the seed and the epoch: resume is exact.
+            var rng = RNG(seed: config.seed, stream: 1000 + UInt64(epoch))
+            let order = rng.permutation(data.train.count).map { data.train[$0] }
+            let epochStart = Date()
+            var lossSum = 0.0, tokensSeen = 0, pairsSeen = 0
+            for b in 0..<batches {
+                let slice = order[(b * t.batchSize)..<min((b + 1) * t.batchSize, order.count)]
+                let tokens = Self.pack(slice, into: x, labels: &labels, weights: &weights, sourceSteps: S, targetSteps: T)
+                model.zeroGradients()
+                let logits = model.forward(x, mode: .training)
+                let (l, g) = loss.evaluate(logits.reshaped([slice.count * T, logits.shape[2]]), target: .labels(labels),
+                                           weights: weights, normalizer: Float(tokens))
+                guard l.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, epoch: epoch) }
+                _ = model.backward(g.reshaped(logits.shape))
+                if t.clipNorm > 0 { clipGradientNorm(model.parameters, maxNorm: t.clipNorm) }
+                optimizer.learningRate = schedule.rate(at: state.step, base: t.optimizer.lr)
+                optimizer.step(model.parameters)
+                state.step += 1
+                lossSum += Double(l) * Double(tokens)
+                tokensSeen += tokens
+                pairsSeen += slice.count
+                let secs = Date().timeIntervalSince(epochStart)
+                progress.step(epoch: epoch, epochs: t.epochs, batch: b + 1, batches: batches,
+                              samplesPerSec: Double(pairsSeen) / max(secs, 1e-9), loss: lossSum / Double(tokensSeen),
+                              lr: optimizer.learningRate, elapsed: secs)
+            }
+            let secs = Date().timeIntervalSince(epochStart)
+            validationMatch = Self.exactMatch(model, data.validation, maxTarget: data.maxTargetLength)
+            let validationLoss = Self.teacherForcedLoss(model, data.validation)
+            state.epoch = epoch
+            state.elapsed = Date().timeIntervalSince(started)
+            let trainLoss = lossSum / Double(max(tokensSeen, 1))
+            metrics.append(MetricRecord(step: state.step, epoch: epoch, split: "train", loss: trainLoss,
+                                        lr: Double(optimizer.learningRate), samplesPerSec: Double(pairsSeen) / secs,
+                                        time: state.elapsed))
+            metrics.append(MetricRecord(step: state.step, epoch: epoch, split: "validation", loss: validationLoss,
+                                        accuracy: validationMatch, time: state.elapsed))
+            let improved = state.bestExactMatch.map { validationMatch > $0 } ?? true
+            if improved { state.bestExactMatch = validationMatch }
+            progress.say(String(format: "epoch %d/%d  loss per token: train %.4f validation %.4f  validation exact match %.4f  %.0f pairs/s  [%@]",
+                                epoch, t.epochs, trainLoss, validationLoss, validationMatch, Double(pairsSeen) / secs,
+                                ProgressReporter.clock(state.elapsed)))
+            lastCheckpoint = try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
+                                            optimizerMetadata: ["kind": optimizer.kind], trainer: state, best: improved)
+        }
+        let testMatch = Self.exactMatch(model, data.test, maxTarget: data.maxTargetLength)
+        let summary = Seq2SeqSummary(name: config.name, attention: m.attention, epochs: state.epoch, steps: state.step,
+                                     seconds: Date().timeIntervalSince(started), validationExactMatch: validationMatch,
+                                     testExactMatch: testMatch, testPairs: data.test.count,
+                                     checkpoint: lastCheckpoint?.path ?? "")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(summary).write(to: runDirectory.appendingPathComponent("summary.json"))
+        // A few test pairs as the model answers them.
+        let shown = Array(data.test.prefix(4))
+        for (p, o) in zip(shown, model.greedy(shown.map(\.source), start: SequencePairs.start, end: SequencePairs.end,
+                                              maxSteps: data.maxTargetLength + 1)) {
+            let src = p.source.map { String($0 - 1) }.joined()
+            progress.say("  \(src) → \(SequencePairs.decodeTarget(o, task: data.task, vocabulary: data.targetVocabulary))"
+                + (o == p.target ? "" : "   (expected: \(SequencePairs.decodeTarget(p.target, task: data.task, vocabulary: data.targetVocabulary)))"))
+        }
+        progress.say(String(format: "test exact match %.4f on %d pairs after %d epochs, %@", testMatch, data.test.count,
+                            state.epoch, ProgressReporter.clock(summary.seconds)))
+        if let c = lastCheckpoint {
+            progress.say("translate: phalanx generate --checkpoint \(c.path) --prompt 40512")
+        }
+        return summary
+    }
+
+    /// Greedy answer of a checkpoint to one source string (`phalanx generate`).
+    public static func translate(checkpoint: URL, source: String) throws -> String {
+        let ckpt = try Checkpoint<Seq2SeqState>.load(from: checkpoint, as: Seq2SeqState.self)
+        let s = ckpt.trainer
+        guard let task = SequenceTask(rawValue: s.task) else {
+            throw CheckpointError(file: checkpoint.path, .invalidJSON("unknown task '\(s.task)'"))
+        }
+        guard let ids = SequencePairs.encodeSource(source), !ids.isEmpty, ids.count <= s.maxSourceLength else {
+            throw ValidationFailure("the source must be 1 to \(s.maxSourceLength) digits for \(s.task), got '\(source)'")
+        }
+        let model = try loadModel(ckpt, file: checkpoint)
+        let out = model.greedy([ids], start: SequencePairs.start, end: SequencePairs.end, maxSteps: s.maxTargetLength + 1)
+        return SequencePairs.decodeTarget(out[0], task: task, vocabulary: s.targetVocabulary)
+    }
+
+    /// Test-set exact match of a checkpoint, regenerating its config's pairs.
+    public static func evaluate(checkpoint: URL) throws -> (exactMatch: Double, pairs: Int, step: Int) {
+        let ckpt = try Checkpoint<Seq2SeqState>.load(from: checkpoint, as: Seq2SeqState.self)
+        let data = try pairs(ckpt.trainer.config) { key, message in
+            ConfigError(file: checkpoint.appendingPathComponent(CheckpointLayout.trainer).path, key: key, message)
+        }
+        let model = try loadModel(ckpt, file: checkpoint)
+        return (exactMatch(model, data.test, maxTarget: data.maxTargetLength), data.test.count, ckpt.step)
+    }
+
+    private static func loadModel(_ ckpt: Checkpoint<Seq2SeqState>, file: URL) throws -> EncoderDecoder {
+        let s = ckpt.trainer
+        let model = try Self.model(s.config, sourceVocabulary: s.sourceVocabulary.count,
+                                   targetVocabulary: s.targetVocabulary.count, maxSource: s.maxSourceLength,
+                                   maxTarget: s.maxTargetLength) { key, message in
+            ConfigError(file: file.appendingPathComponent(CheckpointLayout.trainer).path, key: key, message)
+        }
+        try ModelState.apply(ckpt.model, to: model, file: file.appendingPathComponent(CheckpointLayout.model).path)
+        return model
+    }
+}
+
+/// A user's input the command cannot use.
+public struct ValidationFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Pieces the sequence trainers (language model, encoder–decoder) share.
+enum SequenceRun {
+    /// Restores model and optimizer from the newest good checkpoint of `store`, reporting
+    /// what it skipped; nil (and a note) when there is none. Sequence runs checkpoint at
+    /// the end of an epoch, and their epochs depend only on the seed and the epoch
+    /// number, so training continues exactly.
+    static func resume<State: Decodable>(_ store: CheckpointStore, model: Layer, optimizer: Optimizer,
+                                         as type: State.Type, progress: ProgressReporter) throws -> Checkpoint<State>? {
+        guard let point = try store.resume(as: type) else {
+            progress.say("resume: no checkpoint in \(store.directory.path); starting fresh")
+            return nil
+        }
+        for s in point.skipped { progress.say("resume: skipped \(s)") }
+        let ckpt = point.checkpoint
+        try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.appendingPathComponent(CheckpointLayout.model).path)
+        do {
+            try optimizer.loadState(ckpt.optimizer.entries.mapValues(\.tensor), step: ckpt.step, parameters: model.parameters)
+        } catch {
+            throw CheckpointError(file: ckpt.directory.appendingPathComponent(CheckpointLayout.optimizer).path,
+                                  .io("optimizer state does not fit this model: \(error)"))
+        }
+        progress.say("resumed from \(ckpt.directory.path) (step \(ckpt.step))")
+        return ckpt
+    }
+}
