@@ -9,6 +9,7 @@
 import Foundation
 import PhalanxCore
 import PhalanxData
+import PhalanxDistributed
 import PhalanxNN
 
 /// What a language-model checkpoint's trainer.json holds.
@@ -51,12 +52,17 @@ public final class LanguageModelTrainer {
     public let options: TrainOptions
     private var config: ExperimentConfig { loaded.config }
     private let progress: ProgressReporter
+    private let comm: Communicator
 
-    public init(_ loaded: LoadedConfig, options: TrainOptions = TrainOptions()) {
+    /// A trainer alone, or as one rank of a data-parallel job: each rank runs its share
+    /// of the streams (see `SequenceRun`).
+    public init(_ loaded: LoadedConfig, options: TrainOptions = TrainOptions(),
+                communicator: Communicator = LocalCommunicator()) {
         self.loaded = loaded
         self.options = options
+        comm = communicator
         progress = ProgressReporter(logEvery: loaded.config.train.logEvery, interactive: options.interactive,
-                                    quiet: options.quiet, unit: "chars/s")
+                                    quiet: options.quiet || communicator.rank != 0, unit: "chars/s")
     }
 
     @discardableResult
@@ -81,6 +87,9 @@ public final class LanguageModelTrainer {
         let loss = SoftmaxCrossEntropy()
         let optimizer = try OptimizerFactory.make(t, fail: fail)
         let T = d.sequenceLength, N = t.batchSize
+        guard N >= comm.size else { throw fail("train.batch_size", "\(N) streams cannot be shared by \(comm.size) ranks") }
+        let root = comm.rank == 0
+        let mine = SequenceRun.share(N, comm)  // this rank's streams
         let streamLength = corpus.train.count / N
         let chunks = (streamLength - 1) / T
         guard chunks > 0 else {
@@ -90,13 +99,15 @@ public final class LanguageModelTrainer {
         let store = CheckpointStore(run: config.name, runs: URL(fileURLWithPath: config.checkpoint.directory),
                                     keep: config.checkpoint.keep)
         let runDirectory = URL(fileURLWithPath: config.checkpoint.directory).appendingPathComponent(config.name)
-        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        if root { try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true) }
+        try SequenceRun.broadcastParameters(model.parameters, comm)
         var state = LanguageModelState(epoch: 0, step: 0, config: config,
                                        vocabulary: String(String.UnicodeScalarView(corpus.vocabulary)),
                                        bestBitsPerCharacter: nil, elapsed: 0)
         var lastCheckpoint: URL?
         if options.resume, let ckpt = try SequenceRun.resume(store, model: model, optimizer: optimizer,
-                                                             as: LanguageModelState.self, progress: progress) {
+                                                             as: LanguageModelState.self, progress: progress,
+                                                             communicator: comm) {
             guard ckpt.trainer.vocabulary == state.vocabulary else {
                 throw CheckpointError(file: ckpt.directory.appendingPathComponent(CheckpointLayout.trainer).path,
                                       .io("its vocabulary differs from this text's; resume needs the same text"))
@@ -105,14 +116,17 @@ public final class LanguageModelTrainer {
             state.config = config
             lastCheckpoint = ckpt.directory
         }
-        let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
-                                     keepThroughStep: options.resume ? state.step : nil)
+        let metrics = root ? try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
+                                            keepThroughStep: options.resume ? state.step : nil) : nil
         progress.say("\(config.name): \(ModelState.parameterCount(ModelState.tensors(of: model))) parameters, "
             + "\(vocabulary) characters in the vocabulary, \(corpus.train.count) training and \(corpus.heldOut.count) "
-            + "held-out characters; \(t.epochs) epochs of \(chunks) chunks of \(N)×\(T); \(Parallel.threads) threads")
+            + "held-out characters; \(t.epochs) epochs of \(chunks) chunks of \(N)×\(T); \(Parallel.threads) threads"
+            + (comm.size > 1 ? " × \(comm.size) ranks" : ""))
 
-        let inputs = Tensor(shape: [N, T])
-        var labels = [Int32](repeating: 0, count: N * T)
+        let n = mine.count
+        let inputs = Tensor(shape: [n, T])
+        var labels = [Int32](repeating: 0, count: n * T)
+        var message: [Float] = []
         let started = Date().addingTimeInterval(-state.elapsed)
         var trainCharacters = 0, trainSeconds = 0.0
         let lastEpoch = min(t.epochs, options.stopAfterEpochs ?? t.epochs)
@@ -121,13 +135,16 @@ public final class LanguageModelTrainer {
             let epochStart = Date()
             var lossSum = 0.0, seen = 0
             for c in 0..<chunks {
-                LanguageModel.fill(inputs, &labels, from: corpus.train, streams: N, streamLength: streamLength,
+                LanguageModel.fill(inputs, &labels, from: corpus.train, streams: mine, streamLength: streamLength,
                                    offset: c * T, steps: T)
                 model.zeroGradients()
                 let logits = model.forward(inputs, mode: .training)
-                let (l, g) = loss.evaluate(logits.reshaped([N * T, vocabulary]), target: .labels(labels))
+                // Averaged over all N·T characters of the step, whichever rank holds them.
+                let (local, g) = loss.evaluate(logits.reshaped([n * T, vocabulary]), target: .labels(labels),
+                                               weights: nil, normalizer: Float(N * T))
+                _ = model.backward(g.reshaped([n, T, vocabulary]))
+                let l = try SequenceRun.allreduce(model.parameters, loss: local, buffer: &message, comm)
                 guard l.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, epoch: epoch) }
-                _ = model.backward(g.reshaped([N, T, vocabulary]))
                 if t.clipNorm > 0 { clipGradientNorm(model.parameters, maxNorm: t.clipNorm) }
                 optimizer.learningRate = schedule.rate(at: state.step, base: t.optimizer.lr)
                 optimizer.step(model.parameters)
@@ -142,14 +159,15 @@ public final class LanguageModelTrainer {
             let secs = Date().timeIntervalSince(epochStart)
             trainCharacters += seen; trainSeconds += secs
             let trainBits = lossSum / Double(max(seen, 1)) / log(2)
+            state.epoch = epoch
+            guard root else { continue }  // rank 0 evaluates and writes
             let heldBits = try LanguageModel.bitsPerCharacter(model, recurrent: recurrent, ids: corpus.heldOut,
                                                                vocabulary: vocabulary, steps: T)
-            state.epoch = epoch
             state.elapsed = Date().timeIntervalSince(started)
-            metrics.append(MetricRecord(step: state.step, epoch: epoch, split: "train", loss: trainBits * log(2),
+            metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "train", loss: trainBits * log(2),
                                         lr: Double(optimizer.learningRate), samplesPerSec: Double(seen) / secs,
                                         time: state.elapsed))
-            metrics.append(MetricRecord(step: state.step, epoch: epoch, split: "validation", loss: heldBits * log(2),
+            metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "validation", loss: heldBits * log(2),
                                         time: state.elapsed))
             let improved = state.bestBitsPerCharacter.map { heldBits < $0 } ?? true
             if improved { state.bestBitsPerCharacter = heldBits }
@@ -159,12 +177,13 @@ public final class LanguageModelTrainer {
             lastCheckpoint = try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
                                             optimizerMetadata: ["kind": optimizer.kind], trainer: state, best: improved)
         }
-        let final = try LanguageModel.bitsPerCharacter(model, recurrent: recurrent, ids: corpus.heldOut,
-                                                       vocabulary: vocabulary, steps: T)
+        let final = root ? try LanguageModel.bitsPerCharacter(model, recurrent: recurrent, ids: corpus.heldOut,
+                                                              vocabulary: vocabulary, steps: T) : .nan
         let summary = LanguageModelSummary(name: config.name, epochs: state.epoch, steps: state.step,
                                            seconds: Date().timeIntervalSince(started),
                                            trainCharactersPerSec: Double(trainCharacters) / max(trainSeconds, 1e-9),
                                            heldOutBitsPerCharacter: final, checkpoint: lastCheckpoint?.path ?? "")
+        guard root else { return summary }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(summary).write(to: runDirectory.appendingPathComponent("summary.json"))
@@ -184,11 +203,12 @@ public enum LanguageModel {
         layers(of: model).compactMap { $0 as? Recurrent }
     }
 
-    /// Inputs [N, T] and next-character labels for chunk `offset` of N streams.
-    static func fill(_ inputs: Tensor, _ labels: inout [Int32], from ids: [Int32], streams: Int, streamLength: Int,
+    /// Inputs [n, T] and next-character labels for chunk `offset` of the n streams in
+    /// `streams` (stream k starts at k·streamLength).
+    static func fill(_ inputs: Tensor, _ labels: inout [Int32], from ids: [Int32], streams: Range<Int>, streamLength: Int,
                      offset: Int, steps: Int) {
-        for n in 0..<streams {
-            let base = n * streamLength + offset
+        for (n, k) in streams.enumerated() {
+            let base = k * streamLength + offset
             for t in 0..<steps {
                 inputs[n * steps + t] = Float(ids[base + t])
                 labels[n * steps + t] = ids[base + t + 1]
@@ -209,7 +229,7 @@ public enum LanguageModel {
         var labels = [Int32](repeating: 0, count: steps)
         var sum = 0.0
         for c in 0..<chunks {
-            fill(inputs, &labels, from: ids, streams: 1, streamLength: ids.count, offset: c * steps, steps: steps)
+            fill(inputs, &labels, from: ids, streams: 0..<1, streamLength: ids.count, offset: c * steps, steps: steps)
             let logits = model.forward(inputs, mode: .evaluation)
             sum += Double(loss.evaluate(logits.reshaped([steps, vocabulary]), target: .labels(labels)).loss)
         }

@@ -5,6 +5,7 @@
 import Foundation
 import PhalanxCore
 import PhalanxData
+import PhalanxDistributed
 import PhalanxNN
 
 /// What an encoder–decoder checkpoint's trainer.json holds.
@@ -52,12 +53,16 @@ public final class Seq2SeqTrainer {
     public let options: TrainOptions
     private var config: ExperimentConfig { loaded.config }
     private let progress: ProgressReporter
+    private let comm: Communicator
 
-    public init(_ loaded: LoadedConfig, options: TrainOptions = TrainOptions()) {
+    /// A trainer alone, or as one rank of a data-parallel job (see `SequenceRun`).
+    public init(_ loaded: LoadedConfig, options: TrainOptions = TrainOptions(),
+                communicator: Communicator = LocalCommunicator()) {
         self.loaded = loaded
         self.options = options
+        comm = communicator
         progress = ProgressReporter(logEvery: loaded.config.train.logEvery, interactive: options.interactive,
-                                    quiet: options.quiet, unit: "pairs/s")
+                                    quiet: options.quiet || communicator.rank != 0, unit: "pairs/s")
     }
 
     /// The task and pairs a config asks for, its values checked.
@@ -156,6 +161,10 @@ public final class Seq2SeqTrainer {
         let t = config.train, fail = loaded.error
         if t.threads > 0 { Parallel.threads = t.threads }
         guard t.epochs > 0, t.batchSize > 0 else { throw fail("train", "epochs and batch_size must be positive") }
+        guard t.batchSize >= comm.size else {
+            throw fail("train.batch_size", "a batch of \(t.batchSize) pairs cannot be shared by \(comm.size) ranks")
+        }
+        let root = comm.rank == 0
         let data = try Self.pairs(config, fail: fail)
         let S = data.maxSourceLength, T = data.maxTargetLength + 1
         let model = try Self.model(config, sourceVocabulary: data.sourceVocabulary.count,
@@ -169,27 +178,31 @@ public final class Seq2SeqTrainer {
         let store = CheckpointStore(run: config.name, runs: URL(fileURLWithPath: config.checkpoint.directory),
                                     keep: config.checkpoint.keep)
         let runDirectory = URL(fileURLWithPath: config.checkpoint.directory).appendingPathComponent(config.name)
-        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        if root { try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true) }
+        try SequenceRun.broadcastParameters(model.parameters, comm)
         var state = Seq2SeqState(epoch: 0, step: 0, config: config, task: data.task.rawValue,
                                  sourceVocabulary: data.sourceVocabulary, targetVocabulary: data.targetVocabulary,
                                  maxSourceLength: S, maxTargetLength: data.maxTargetLength, bestExactMatch: nil, elapsed: 0)
         var lastCheckpoint: URL?
         if options.resume, let ckpt = try SequenceRun.resume(store, model: model, optimizer: optimizer,
-                                                             as: Seq2SeqState.self, progress: progress) {
+                                                             as: Seq2SeqState.self, progress: progress,
+                                                             communicator: comm) {
             state = ckpt.trainer
             state.config = config
             lastCheckpoint = ckpt.directory
         }
-        let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
-                                     keepThroughStep: options.resume ? state.step : nil)
+        let metrics = root ? try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
+                                            keepThroughStep: options.resume ? state.step : nil) : nil
         let m = config.model.encoderDecoder!
         progress.say("\(config.name): \(data.task.rawValue), \(data.train.count) training, \(data.validation.count) "
             + "validation and \(data.test.count) test pairs; sources up to \(S), targets up to \(data.maxTargetLength) tokens; "
             + "encoder–decoder \(ModelState.parameterCount(ModelState.tensors(of: model))) parameters "
-            + (m.attention ? "with attention" : "without attention (final state only)") + "; \(Parallel.threads) threads")
+            + (m.attention ? "with attention" : "without attention (final state only)") + "; \(Parallel.threads) threads"
+            + (comm.size > 1 ? " × \(comm.size) ranks" : ""))
 
         let x = Tensor(shape: [0])
         var labels: [Int32] = [], weights: [Float] = []
+        var message: [Float] = []
         let started = Date().addingTimeInterval(-state.elapsed)
         let lastEpoch = min(t.epochs, options.stopAfterEpochs ?? t.epochs)
         var validationMatch = state.bestExactMatch ?? .nan
@@ -200,36 +213,42 @@ public final class Seq2SeqTrainer {
             let epochStart = Date()
             var lossSum = 0.0, tokensSeen = 0, pairsSeen = 0
             for b in 0..<batches {
-                let slice = order[(b * t.batchSize)..<min((b + 1) * t.batchSize, order.count)]
-                let tokens = Self.pack(slice, into: x, labels: &labels, weights: &weights, sourceSteps: S, targetSteps: T)
+                let batch = order[(b * t.batchSize)..<min((b + 1) * t.batchSize, order.count)]
+                // This rank's share of the batch; the loss is averaged over the whole batch's tokens.
+                let part = SequenceRun.share(batch.count, comm)
+                let slice = batch[(batch.startIndex + part.lowerBound)..<(batch.startIndex + part.upperBound)]
+                let tokens = batch.reduce(0) { $0 + $1.target.count + 1 }
+                _ = Self.pack(slice, into: x, labels: &labels, weights: &weights, sourceSteps: S, targetSteps: T)
                 model.zeroGradients()
                 let logits = model.forward(x, mode: .training)
-                let (l, g) = loss.evaluate(logits.reshaped([slice.count * T, logits.shape[2]]), target: .labels(labels),
-                                           weights: weights, normalizer: Float(tokens))
-                guard l.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, epoch: epoch) }
+                let (local, g) = loss.evaluate(logits.reshaped([slice.count * T, logits.shape[2]]), target: .labels(labels),
+                                               weights: weights, normalizer: Float(tokens))
                 _ = model.backward(g.reshaped(logits.shape))
+                let l = try SequenceRun.allreduce(model.parameters, loss: local, buffer: &message, comm)
+                guard l.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, epoch: epoch) }
                 if t.clipNorm > 0 { clipGradientNorm(model.parameters, maxNorm: t.clipNorm) }
                 optimizer.learningRate = schedule.rate(at: state.step, base: t.optimizer.lr)
                 optimizer.step(model.parameters)
                 state.step += 1
                 lossSum += Double(l) * Double(tokens)
                 tokensSeen += tokens
-                pairsSeen += slice.count
+                pairsSeen += batch.count
                 let secs = Date().timeIntervalSince(epochStart)
                 progress.step(epoch: epoch, epochs: t.epochs, batch: b + 1, batches: batches,
                               samplesPerSec: Double(pairsSeen) / max(secs, 1e-9), loss: lossSum / Double(tokensSeen),
                               lr: optimizer.learningRate, elapsed: secs)
             }
             let secs = Date().timeIntervalSince(epochStart)
+            state.epoch = epoch
+            guard root else { continue }
             validationMatch = Self.exactMatch(model, data.validation, maxTarget: data.maxTargetLength)
             let validationLoss = Self.teacherForcedLoss(model, data.validation)
-            state.epoch = epoch
             state.elapsed = Date().timeIntervalSince(started)
             let trainLoss = lossSum / Double(max(tokensSeen, 1))
-            metrics.append(MetricRecord(step: state.step, epoch: epoch, split: "train", loss: trainLoss,
+            metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "train", loss: trainLoss,
                                         lr: Double(optimizer.learningRate), samplesPerSec: Double(pairsSeen) / secs,
                                         time: state.elapsed))
-            metrics.append(MetricRecord(step: state.step, epoch: epoch, split: "validation", loss: validationLoss,
+            metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "validation", loss: validationLoss,
                                         accuracy: validationMatch, time: state.elapsed))
             let improved = state.bestExactMatch.map { validationMatch > $0 } ?? true
             if improved { state.bestExactMatch = validationMatch }
@@ -238,6 +257,11 @@ public final class Seq2SeqTrainer {
                                 ProgressReporter.clock(state.elapsed)))
             lastCheckpoint = try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
                                             optimizerMetadata: ["kind": optimizer.kind], trainer: state, best: improved)
+        }
+        guard root else {
+            return Seq2SeqSummary(name: config.name, attention: m.attention, epochs: state.epoch, steps: state.step,
+                                  seconds: Date().timeIntervalSince(started), validationExactMatch: .nan,
+                                  testExactMatch: .nan, testPairs: data.test.count, checkpoint: "")
         }
         let testMatch = Self.exactMatch(model, data.test, maxTarget: data.maxTargetLength)
         let summary = Seq2SeqSummary(name: config.name, attention: m.attention, epochs: state.epoch, steps: state.step,
@@ -307,19 +331,35 @@ public struct ValidationFailure: Error, CustomStringConvertible {
 }
 
 /// Pieces the sequence trainers (language model, encoder–decoder) share.
+///
+/// Under mpirun each rank takes its share of every batch's sequences and the gradients
+/// (and the loss, which each rank computes over its share divided by the global count)
+/// are summed over the ranks in one allreduce, so N ranks take the same steps as one
+/// process. Rank 0 evaluates, prints and writes checkpoints.
 enum SequenceRun {
-    /// Restores model and optimizer from the newest good checkpoint of `store`, reporting
-    /// what it skipped; nil (and a note) when there is none. Sequence runs checkpoint at
-    /// the end of an epoch, and their epochs depend only on the seed and the epoch
-    /// number, so training continues exactly.
+    /// Restores model and optimizer from the newest good checkpoint (rank 0 chooses it;
+    /// every rank loads that directory, which must be on a filesystem they all see),
+    /// reporting what it skipped; nil (and a note) when there is none. Sequence runs
+    /// checkpoint at the end of an epoch, and their epochs depend only on the seed and the
+    /// epoch number, so training continues exactly.
     static func resume<State: Decodable>(_ store: CheckpointStore, model: Layer, optimizer: Optimizer,
-                                         as type: State.Type, progress: ProgressReporter) throws -> Checkpoint<State>? {
-        guard let point = try store.resume(as: type) else {
-            progress.say("resume: no checkpoint in \(store.directory.path); starting fresh")
-            return nil
+                                         as type: State.Type, progress: ProgressReporter,
+                                         communicator comm: Communicator) throws -> Checkpoint<State>? {
+        var chosen = ""
+        var ckpt: Checkpoint<State>?
+        if comm.rank == 0 {
+            if let point = try store.resume(as: type) {
+                for s in point.skipped { progress.say("resume: skipped \(s)") }
+                ckpt = point.checkpoint
+                chosen = point.checkpoint.directory.path
+            } else {
+                progress.say("resume: no checkpoint in \(store.directory.path); starting fresh")
+            }
         }
-        for s in point.skipped { progress.say("resume: skipped \(s)") }
-        let ckpt = point.checkpoint
+        chosen = try comm.broadcast(chosen, root: 0)
+        if chosen.isEmpty { return nil }
+        if ckpt == nil { ckpt = try Checkpoint<State>.load(from: URL(fileURLWithPath: chosen), as: type) }
+        guard let ckpt else { return nil }
         try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.appendingPathComponent(CheckpointLayout.model).path)
         do {
             try optimizer.loadState(ckpt.optimizer.entries.mapValues(\.tensor), step: ckpt.step, parameters: model.parameters)
@@ -329,5 +369,42 @@ enum SequenceRun {
         }
         progress.say("resumed from \(ckpt.directory.path) (step \(ckpt.step))")
         return ckpt
+    }
+
+    /// Rank 0's parameters on every rank.
+    static func broadcastParameters(_ parameters: [Parameter], _ comm: Communicator) throws {
+        guard comm.size > 1 else { return }
+        for p in parameters {
+            try comm.broadcast(UnsafeMutableBufferPointer(start: p.value.data, count: p.count), root: 0)
+        }
+    }
+
+    /// Rank r's part lo..<hi of `count` items shared as evenly as possible.
+    static func share(_ count: Int, _ comm: Communicator) -> Range<Int> {
+        (comm.rank * count / comm.size)..<((comm.rank + 1) * count / comm.size)
+    }
+
+    /// Sums the parameters' gradients and `loss` over the ranks in one allreduce, using
+    /// `buffer` (grown once) as the flat message. Returns the summed loss.
+    static func allreduce(_ parameters: [Parameter], loss: Float, buffer: inout [Float],
+                          _ comm: Communicator) throws -> Float {
+        guard comm.size > 1 else { return loss }
+        let total = parameters.reduce(0) { $0 + $1.count } + 1
+        if buffer.count != total { buffer = [Float](repeating: 0, count: total) }
+        return try buffer.withUnsafeMutableBufferPointer { b in
+            var offset = 0
+            for p in parameters {
+                (b.baseAddress! + offset).update(from: p.gradient.data, count: p.count)
+                offset += p.count
+            }
+            b[offset] = loss
+            try comm.allreduceSum(b)
+            offset = 0
+            for p in parameters {
+                p.gradient.data.update(from: b.baseAddress! + offset, count: p.count)
+                offset += p.count
+            }
+            return b[offset]
+        }
     }
 }

@@ -50,16 +50,10 @@ struct Train: ParsableCommand {
                 options.stopAfterEpochs = stopAfter
                 if plain { options.interactive = false }
                 let dataset = loaded.config.data.dataset
-                if dataset == "text" || dataset == "seq2seq" {
-                    guard world.size == 1 else {
-                        throw loaded.error("data.dataset", "\(dataset == "text" ? "language models" : "encoder–decoders") "
-                            + "train in one process for now; run without mpirun")
-                    }
-                    if dataset == "text" {
-                        try LanguageModelTrainer(loaded, options: options).run()
-                    } else {
-                        try Seq2SeqTrainer(loaded, options: options).run()
-                    }
+                if dataset == "text" {
+                    try LanguageModelTrainer(loaded, options: options, communicator: world).run()
+                } else if dataset == "seq2seq" {
+                    try Seq2SeqTrainer(loaded, options: options, communicator: world).run()
                 } else {
                     try Trainer(loaded, options: options, communicator: world).run()
                 }

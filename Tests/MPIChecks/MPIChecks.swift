@@ -26,6 +26,7 @@ struct MPIChecks {
             ("LeNet, 50 steps of 128: N ranks = 1 process", { try equivalence($0, .lenet) }),
             ("uneven last batch (drop_last: false)", { try equivalence($0, .uneven) }),
             ("sync batch norm: N ranks = 1 process", { try equivalence($0, .syncBatchNorm) }),
+            ("char LM and encoder–decoder: N ranks = 1 process", sequences),
             ("ranks that disagree stop with one message", disagreement),
         ]
         for (name, check) in checks {
@@ -225,19 +226,7 @@ struct MPIChecks {
             let b = try Checkpoint<TrainerState>.load(from: URL(fileURLWithPath: alone.checkpoint), as: TrainerState.self)
             if a.step != b.step { bad.append("steps \(a.step) vs \(b.step)") }
             if a.model.entries.keys.sorted() != b.model.entries.keys.sorted() { bad.append("tensor names differ") }
-            var worst = (name: "", relative: 0.0)
-            for (name, entry) in b.model.entries {
-                guard let other = a.model.entries[name]?.tensor else { continue }
-                let x = entry.tensor
-                var diff = 0.0, norm = 0.0
-                for i in 0..<x.count {
-                    let d = Double(x[i]) - Double(other[i])
-                    diff += d * d
-                    norm += Double(x[i]) * Double(x[i])
-                }
-                let rel = (diff / max(norm, 1e-30)).squareRoot()
-                if rel > worst.relative { worst = (name, rel) }
-            }
+            let worst = largestDifference(a.model, b.model)
             print(String(format: "     %d ranks vs 1 process after %d steps: largest relative difference %.2e (%@); "
                          + "test accuracy %.4f vs %.4f", world.size, a.step, worst.relative, worst.name,
                          parallel.testAccuracy, alone.testAccuracy))
@@ -246,6 +235,88 @@ struct MPIChecks {
                 bad.append("test accuracy \(parallel.testAccuracy) vs \(alone.testAccuracy)")
             }
             if a.trainer.worldSize != world.size { bad.append("trainer.json world_size \(a.trainer.worldSize)") }
+        }
+        let verdict = try world.allreduceSum([Double(bad.count)])
+        if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
+        return bad
+    }
+
+    /// The tensor of `b` farthest from its namesake in `a`: ‖a − b‖ / ‖b‖.
+    static func largestDifference(_ a: SafeTensors, _ b: SafeTensors) -> (name: String, relative: Double) {
+        var worst = (name: "", relative: 0.0)
+        for (name, entry) in b.entries {
+            guard let other = a.entries[name]?.tensor else { return (name + " (missing)", .infinity) }
+            let x = entry.tensor
+            var diff = 0.0, norm = 0.0
+            for i in 0..<x.count {
+                let d = Double(x[i]) - Double(other[i])
+                diff += d * d
+                norm += Double(x[i]) * Double(x[i])
+            }
+            let rel = (diff / max(norm, 1e-30)).squareRoot()
+            if rel > worst.relative { worst = (name, rel) }
+        }
+        return worst
+    }
+
+    // MARK: Sequence models
+
+    /// A character LM (streams shared by the ranks) and an encoder–decoder with attention
+    /// (each batch's pairs shared) end with the same weights as one process.
+    static func sequences(_ world: Communicator) throws -> [String] {
+        let dir = try world.broadcast(
+            (NSTemporaryDirectory() as NSString).appendingPathComponent("phalanx-mpi-seq-\(UUID().uuidString)"), root: 0)
+        if world.rank == 0 {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            var rng = RNG(seed: 11)
+            let words = ["the ", "cat ", "sat ", "on ", "a ", "mat. ", "dogs ", "run\n"]
+            var text = ""
+            while text.count < 8000 { text += words[rng.int(below: words.count)] }
+            try text.write(toFile: dir + "/text", atomically: true, encoding: .utf8)
+        }
+        try world.barrier()
+        defer { removeData(world, dir) }
+        func lm(_ name: String) -> String {
+            """
+            name: \(name)
+            seed: 5
+            data: {dataset: text, text: [\(dir)/text], validation: 500, sequence_length: 16}
+            model:
+              input: [16]
+              layers:
+                - {kind: embedding, name: embed, out: 6}
+                - {kind: lstm, name: lstm, out: 16, num_layers: 2, return_sequences: true}
+                - {kind: linear, name: head}
+            train: {epochs: 2, batch_size: 6, optimizer: {kind: adam, lr: 0.01}, clip_norm: 1}
+            checkpoint: {directory: \(dir)/runs}
+            """
+        }
+        func s2s(_ name: String) -> String {
+            """
+            name: \(name)
+            seed: 6
+            data: {dataset: seq2seq, task: number_words, min_length: 1, max_length: 5, train_pairs: 480, validation: 40, test_pairs: 40}
+            model: {encoder_decoder: {embedding: 8, hidden: 16, layers: 1, attention: true}}
+            train: {epochs: 2, batch_size: 24, optimizer: {kind: adam, lr: 0.01}, clip_norm: 1}
+            checkpoint: {directory: \(dir)/runs}
+            """
+        }
+        var quiet = TrainOptions()
+        quiet.quiet = true
+        _ = try LanguageModelTrainer(try ConfigLoader.load(yaml: lm("lm-ranks")), options: quiet, communicator: world).run()
+        _ = try Seq2SeqTrainer(try ConfigLoader.load(yaml: s2s("s2s-ranks")), options: quiet, communicator: world).run()
+        var bad: [String] = []
+        if world.rank == 0 {
+            _ = try LanguageModelTrainer(try ConfigLoader.load(yaml: lm("lm-alone")), options: quiet).run()
+            _ = try Seq2SeqTrainer(try ConfigLoader.load(yaml: s2s("s2s-alone")), options: quiet).run()
+            for kind in ["lm", "s2s"] {
+                let a = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/\(kind)-ranks/checkpoints/latest/model.safetensors"))
+                let b = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/\(kind)-alone/checkpoints/latest/model.safetensors"))
+                let worst = largestDifference(a, b)
+                print(String(format: "     %@: %d ranks vs 1 process: largest relative difference %.2e (%@)",
+                             kind, world.size, worst.relative, worst.name))
+                if !(worst.relative <= 1e-5) { bad.append("\(kind) weights differ: \(worst.name) by \(worst.relative) relative") }
+            }
         }
         let verdict = try world.allreduceSum([Double(bad.count)])
         if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
