@@ -46,7 +46,7 @@ public struct LanguageModelSummary: Codable, Sendable {
     }
 }
 
-/// Trains a character language model (`data.dataset: text`) in one process.
+/// Trains a character language model (`data.dataset: text`), alone or under mpirun.
 public final class LanguageModelTrainer {
     public let loaded: LoadedConfig
     public let options: TrainOptions

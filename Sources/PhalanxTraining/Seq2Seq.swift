@@ -47,7 +47,7 @@ public struct Seq2SeqSummary: Codable, Sendable {
     }
 }
 
-/// Trains an encoder–decoder in one process.
+/// Trains an encoder–decoder, alone or as one rank of a data-parallel job.
 public final class Seq2SeqTrainer {
     public let loaded: LoadedConfig
     public let options: TrainOptions
