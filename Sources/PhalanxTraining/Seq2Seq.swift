@@ -345,6 +345,23 @@ enum SequenceRun {
     static func resume<State: Decodable>(_ store: CheckpointStore, model: Layer, optimizer: Optimizer,
                                          as type: State.Type, progress: ProgressReporter,
                                          communicator comm: Communicator) throws -> Checkpoint<State>? {
+        guard let ckpt = try choose(store, as: type, progress: progress, communicator: comm) else { return nil }
+        try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.appendingPathComponent(CheckpointLayout.model).path)
+        do {
+            try optimizer.loadState(ckpt.optimizer.entries.mapValues(\.tensor), step: ckpt.step, parameters: model.parameters)
+        } catch {
+            throw CheckpointError(file: ckpt.directory.appendingPathComponent(CheckpointLayout.optimizer).path,
+                                  .io("optimizer state does not fit this model: \(error)"))
+        }
+        progress.say("resumed from \(ckpt.directory.path) (step \(ckpt.step))")
+        return ckpt
+    }
+
+    /// The checkpoint every rank resumes from: rank 0 picks the newest good one (reporting
+    /// those it skipped), the others load the same directory (on a cluster,
+    /// checkpoint.directory must be on a filesystem every rank sees). Shared with `Trainer`.
+    static func choose<State: Decodable>(_ store: CheckpointStore, as type: State.Type, progress: ProgressReporter,
+                                         communicator comm: Communicator) throws -> Checkpoint<State>? {
         var chosen = ""
         var ckpt: Checkpoint<State>?
         if comm.rank == 0 {
@@ -358,17 +375,7 @@ enum SequenceRun {
         }
         chosen = try comm.broadcast(chosen, root: 0)
         if chosen.isEmpty { return nil }
-        if ckpt == nil { ckpt = try Checkpoint<State>.load(from: URL(fileURLWithPath: chosen), as: type) }
-        guard let ckpt else { return nil }
-        try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.appendingPathComponent(CheckpointLayout.model).path)
-        do {
-            try optimizer.loadState(ckpt.optimizer.entries.mapValues(\.tensor), step: ckpt.step, parameters: model.parameters)
-        } catch {
-            throw CheckpointError(file: ckpt.directory.appendingPathComponent(CheckpointLayout.optimizer).path,
-                                  .io("optimizer state does not fit this model: \(error)"))
-        }
-        progress.say("resumed from \(ckpt.directory.path) (step \(ckpt.step))")
-        return ckpt
+        return try ckpt ?? Checkpoint<State>.load(from: URL(fileURLWithPath: chosen), as: type)
     }
 
     /// Rank 0's parameters on every rank.

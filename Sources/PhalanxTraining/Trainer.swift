@@ -91,25 +91,8 @@ public final class Trainer {
 
         let store = CheckpointStore(run: config.name, runs: URL(fileURLWithPath: config.checkpoint.directory),
                                     keep: config.checkpoint.keep)
-        var resumed: Checkpoint<TrainerState>?
-        if options.resume {
-            // Rank 0 picks the checkpoint; the others load the same directory (on a cluster,
-            // checkpoint.directory must be on a filesystem every rank sees).
-            var chosen = ""
-            if isRoot {
-                if let point = try store.resume(as: TrainerState.self) {
-                    for s in point.skipped { progress.say("resume: skipped \(s)") }
-                    resumed = point.checkpoint
-                    chosen = point.checkpoint.directory.path
-                } else {
-                    progress.say("resume: no checkpoint in \(store.directory.path); starting fresh")
-                }
-            }
-            chosen = try comm.broadcast(chosen, root: 0)
-            if !isRoot && !chosen.isEmpty {
-                resumed = try Checkpoint<TrainerState>.load(from: URL(fileURLWithPath: chosen), as: TrainerState.self)
-            }
-        }
+        let resumed = options.resume
+            ? try SequenceRun.choose(store, as: TrainerState.self, progress: progress, communicator: comm) : nil
         let data = try TrainingData.load(config, normalization: resumed?.trainer.normalization, fail: fail)
         let classes = data.train.classCount
         if kind == .crossEntropy && built.outputShape != [classes] {
