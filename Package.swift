@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "PhalanxData", targets: ["PhalanxData"]),
         .library(name: "PhalanxDistributed", targets: ["PhalanxDistributed"]),
         .library(name: "PhalanxTraining", targets: ["PhalanxTraining"]),
+        .library(name: "PhalanxCoordinator", targets: ["PhalanxCoordinator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,17 +29,24 @@ let package = Package(
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "CZlib",
             .product(name: "Yams", package: "Yams"),
         ]),
-        .executableTarget(name: "phalanx", dependencies: [
+        .target(name: "PhalanxCoordinator", dependencies: [
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "phalanx", dependencies: [
+            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Checks that need several processes: run under `mpirun -np N` by launch/test.
         .executableTarget(name: "phalanx-mpi-checks", dependencies: [
-            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining",
+            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",
         ], path: "Tests/MPIChecks"),
         .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore"]),
         .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
         .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore"]),
         .testTarget(name: "PhalanxTrainingTests", dependencies: ["PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore"]),
+        .testTarget(name: "PhalanxCoordinatorTests", dependencies: [
+            "PhalanxCoordinator", "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore",
+        ]),
     ]
 )

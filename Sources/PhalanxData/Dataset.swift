@@ -129,11 +129,11 @@ public final class Dataset: Sendable, CustomStringConvertible {
         return (order[validationCount...].sorted(), order[..<validationCount].sorted())
     }
 
-    /// `count` indices drawn uniformly with replacement from `0..<count` (a bootstrap
-    /// sample for bagging), seeded by `(seed, member)`.
-    public static func bootstrapIndices(count: Int, seed: UInt64, member: Int) -> [Int] {
+    /// `size` (default `count`) indices drawn uniformly with replacement from
+    /// `0..<count` (a bootstrap sample for bagging), seeded by `(seed, member)`.
+    public static func bootstrapIndices(count: Int, seed: UInt64, member: Int, size: Int? = nil) -> [Int] {
         var rng = RNG(seed: seed, stream: Streams.bootstrap &+ UInt64(member))
-        return (0..<count).map { _ in rng.int(below: count) }
+        return (0..<(size ?? count)).map { _ in rng.int(below: count) }
     }
 }
 

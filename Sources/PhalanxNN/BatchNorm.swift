@@ -30,8 +30,9 @@ public final class BatchNorm: Layer {
     public let features: Int
     /// Added to the variance before the square root.
     public let eps: Float
-    /// Weight of the new batch statistic in the running average.
-    public let momentum: Float
+    /// Weight of the new batch statistic in the running average (1/b for the b-th
+    /// batch gives the cumulative average, as PyTorch's momentum = None).
+    public var momentum: Float
     /// γ, PyTorch's `weight` [C], starts at 1; not weight-decayed.
     public let weight: Parameter
     /// β, PyTorch's `bias` [C], starts at 0; not weight-decayed.

@@ -16,8 +16,12 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var checkpoint: CheckpointConfig
     /// Data-parallel settings (used under mpirun).
     public var distributed: DistributedConfig
+    /// `phalanx ensemble`: the members to train and how to combine them.
+    public var ensemble: EnsembleConfig?
+    /// `phalanx sweep`: the values to search over.
+    public var sweep: SweepConfig?
 
-    enum CodingKeys: String, CodingKey { case name, seed, data, model, train, checkpoint, distributed }
+    enum CodingKeys: String, CodingKey { case name, seed, data, model, train, checkpoint, distributed, ensemble, sweep }
 
     public init(name: String = "experiment", seed: UInt64 = 42, data: DataConfig = DataConfig(),
                 model: ModelConfig, train: TrainConfig = TrainConfig(),
@@ -36,6 +40,8 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         train = try c.decodeIfPresent(TrainConfig.self, forKey: .train) ?? TrainConfig()
         checkpoint = try c.decodeIfPresent(CheckpointConfig.self, forKey: .checkpoint) ?? CheckpointConfig()
         distributed = try c.decodeIfPresent(DistributedConfig.self, forKey: .distributed) ?? DistributedConfig()
+        ensemble = try c.decodeIfPresent(EnsembleConfig.self, forKey: .ensemble)
+        sweep = try c.decodeIfPresent(SweepConfig.self, forKey: .sweep)
     }
 }
 
@@ -76,6 +82,9 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var testLabels: String?
     /// Training samples held out for validation (0: none).
     public var validation: Int
+    /// Seed of the validation split (default: the experiment's seed). An ensemble's
+    /// members set it to the ensemble's seed, so that they share one training split.
+    public var splitSeed: UInt64?
     /// `standardize` (training-set mean/std per channel), `min_max`, `scale` (÷255) or `none`.
     public var normalize: String
     /// Random crop padding in pixels (0: off).
@@ -100,7 +109,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var testPairs: Int
 
     enum CodingKeys: String, CodingKey {
-        case dataset, directory, validation, normalize, limit, text, sequenceLength = "sequence_length"
+        case dataset, directory, validation, normalize, splitSeed = "split_seed", limit, text, sequenceLength = "sequence_length"
         case task, minLength = "min_length", maxLength = "max_length", trainPairs = "train_pairs", testPairs = "test_pairs"
         case trainImages = "train_images", trainLabels = "train_labels"
         case testImages = "test_images", testLabels = "test_labels"
@@ -124,6 +133,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         testImages = try c.decodeIfPresent(String.self, forKey: .testImages)
         testLabels = try c.decodeIfPresent(String.self, forKey: .testLabels)
         validation = try c.decodeIfPresent(Int.self, forKey: .validation) ?? d.validation
+        splitSeed = try c.decodeIfPresent(UInt64.self, forKey: .splitSeed)
         normalize = try c.decodeIfPresent(String.self, forKey: .normalize) ?? d.normalize
         cropPadding = try c.decodeIfPresent(Int.self, forKey: .cropPadding) ?? d.cropPadding
         horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? d.horizontalFlip

@@ -40,6 +40,28 @@ public struct LoadedConfig {
     public func error(_ key: String, _ message: String) -> ConfigError {
         ConfigError(file: file, line: line(of: key), key: key, message)
     }
+
+    /// A config derived from this one (an ensemble member, a sweep trial): each of
+    /// `copying` puts the subtree at one dotted key in place of another
+    /// (`ensemble.models.1` → `model`), then `overrides` apply as `--set` would, then the
+    /// top-level keys in `removing` go. Lines in errors still point into this file.
+    public func derived(copying: [(from: String, to: String)] = [], overrides: [String] = [],
+                        removing: [String] = []) throws(ConfigError) -> LoadedConfig {
+        var tree = root
+        for (from, to) in copying {
+            guard let node = ConfigLoader.node(at: from.split(separator: ".").map(String.init), in: tree) else {
+                throw ConfigError(file: file, key: from, "not found")
+            }
+            tree = try ConfigLoader.set(node, at: to.split(separator: ".").map(String.init)[...], in: tree,
+                                        full: to.split(separator: ".").map(String.init))
+        }
+        for o in overrides { tree = try ConfigLoader.apply(override: o, to: tree, file: file) }
+        if case .mapping(var m) = tree {
+            for key in removing { m[key] = nil }
+            tree = .mapping(m)
+        }
+        return try ConfigLoader.decode(tree, file: file)
+    }
 }
 
 /// Loads configs from files or strings.
@@ -66,7 +88,11 @@ public enum ConfigLoader {
             throw ConfigError(file: file, line: yamlLine(error), key: "", "not valid YAML: \(error)")
         }
         for o in overrides { root = try apply(override: o, to: root, file: file) }
+        return try decode(root, file: file)
+    }
 
+    /// Decodes a YAML tree strictly (unknown keys are errors).
+    static func decode(_ root: Node, file: String) throws(ConfigError) -> LoadedConfig {
         let config: ExperimentConfig
         do {
             config = try YAMLDecoder().decode(ExperimentConfig.self, from: root)
@@ -190,7 +216,7 @@ public enum ConfigLoader {
         return try set(value, at: keys[...], in: root, full: keys)
     }
 
-    private static func set(_ value: Node, at keys: ArraySlice<String>, in node: Node, full: [String]) throws(ConfigError) -> Node {
+    static func set(_ value: Node, at keys: ArraySlice<String>, in node: Node, full: [String]) throws(ConfigError) -> Node {
         guard let k = keys.first else { return value }
         switch node {
         case .mapping(var m):

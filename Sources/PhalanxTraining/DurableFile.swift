@@ -8,9 +8,9 @@ import Foundation
 import Glibc
 
 /// Reading, writing and syncing whole files, with errors that name the path.
-enum DurableFile {
+public enum DurableFile {
     /// The whole file at `url`; `.missing` when it does not exist.
-    static func readAll(_ url: URL) throws(CheckpointError) -> [UInt8] {
+    public static func readAll(_ url: URL) throws(CheckpointError) -> [UInt8] {
         let path = url.path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure(path, "cannot open") }
@@ -58,7 +58,7 @@ enum DurableFile {
 
     /// Writes `bytes` to a temporary sibling of `url`, fsyncs it, renames it over
     /// `url` and fsyncs the directory: readers see the old file or the new, never half.
-    static func writeAtomically(_ bytes: [UInt8], to url: URL) throws(CheckpointError) {
+    public static func writeAtomically(_ bytes: [UInt8], to url: URL) throws(CheckpointError) {
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".tmp-\(getpid())-\(url.lastPathComponent)")
         do {

@@ -39,6 +39,11 @@ public struct TrainOptions: Sendable {
     public var quiet = false
     /// Force plain progress lines (true) or the bar (false); nil: bar on a terminal.
     public var interactive: Bool?
+    /// Train on these samples of the training split (indices after the validation
+    /// split; repeats allowed) instead of all of it: a bagging member's bootstrap
+    /// sample or a boosting round's resample. Normalisation is still fitted on the whole
+    /// split, so every member of an ensemble sees its inputs scaled alike.
+    public var trainIndices: [Int]?
     public init() {}
 }
 
@@ -93,7 +98,8 @@ public final class Trainer {
                                     keep: config.checkpoint.keep)
         let resumed = options.resume
             ? try SequenceRun.choose(store, as: TrainerState.self, progress: progress, communicator: comm) : nil
-        let data = try TrainingData.load(config, normalization: resumed?.trainer.normalization, fail: fail)
+        var data = try TrainingData.load(config, normalization: resumed?.trainer.normalization, fail: fail)
+        if let indices = options.trainIndices { data = try data.training(on: indices) }
         let classes = data.train.classCount
         if kind == .crossEntropy && built.outputShape != [classes] {
             throw fail("model.layers", "the model outputs \(describe(built.outputShape)) per sample but the data has \(classes) classes")
@@ -369,7 +375,7 @@ public enum TrainingError: Error, CustomStringConvertible {
 }
 
 /// Every layer of a model, containers included, depth first.
-func layers(of root: Layer) -> [Layer] {
+public func layers(of root: Layer) -> [Layer] {
     var out: [Layer] = [root]
     switch root {
     case let s as Sequential: for c in s.children { out += layers(of: c.layer) }

@@ -27,7 +27,7 @@ public struct TrainingData {
             guard d.validation < trainPart.count else {
                 throw fail("data.validation", "holds out \(d.validation) of \(trainPart.count) training samples; leave some to train on")
             }
-            let split = try trainPart.split(validationCount: d.validation, seed: config.seed)
+            let split = try trainPart.split(validationCount: d.validation, seed: d.splitSeed ?? config.seed)
             trainPart = split.train
             validation = split.validation
         }
@@ -43,6 +43,18 @@ public struct TrainingData {
         }
         return TrainingData(train: trainPart, validation: validation, test: test, normalization: stats,
                             augmentation: augmentation.isIdentity ? nil : augmentation)
+    }
+
+    /// The same splits with the training split replaced by its samples at `indices`
+    /// (repeats allowed), keeping the normalisation fitted on the whole split.
+    public func training(on indices: [Int]) throws -> TrainingData {
+        guard !indices.isEmpty else { throw DataError.invalidSetting(setting: "train_indices", reason: "no samples to train on") }
+        if let bad = indices.first(where: { $0 < 0 || $0 >= train.count }) {
+            throw DataError.invalidSetting(setting: "train_indices",
+                                           reason: "index \(bad) is outside the training split of \(train.count) samples")
+        }
+        return TrainingData(train: train.subset(indices, name: "\(train.name)[resampled]"), validation: validation,
+                            test: test, normalization: normalization, augmentation: augmentation)
     }
 
     private static func loadFiles(_ d: DataConfig, fail: (String, String) -> ConfigError) throws -> (Dataset, Dataset) {
