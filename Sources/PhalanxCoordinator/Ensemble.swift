@@ -174,7 +174,9 @@ public final class EnsembleRunner {
         }
         if write {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try DurableFile.writeAtomically(Array(try JSONEncoder().encode(sample)), to: url)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try DurableFile.writeAtomically(Array(try encoder.encode(sample)), to: url)
         }
         return sample
     }
