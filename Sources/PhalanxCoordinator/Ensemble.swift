@@ -7,41 +7,14 @@ import PhalanxData
 import PhalanxDistributed
 import PhalanxTraining
 
-/// Options of one `ensemble` or `sweep` invocation that are not part of the config.
-public struct CoordinatorOptions: Sendable {
-    /// Skip finished members / trials and resume unfinished ones from their checkpoints.
-    public var resume = false
-    /// Print nothing (tests).
-    public var quiet = false
-    /// Force plain progress lines (true) or the bar (false); nil: bar on a terminal.
-    public var interactive: Bool?
-    public init() {}
-}
-
 /// Trains and evaluates the ensemble an `ensemble:` section describes.
 ///
 /// Member i (from 0) is the base experiment named `member-<i+1>` with seed `seed + i`,
 /// the model `ensemble.models[i % count]` when a list is given, and the ensemble's
 /// training split (`data.split_seed` = the ensemble's seed). Its run directory is
 /// `<checkpoint.directory>/<name>/member-<i+1>/`; `ensemble.json` goes beside them.
-public final class EnsembleRunner {
-    public let loaded: LoadedConfig
-    public let options: CoordinatorOptions
-    public let world: Communicator
-    private var config: ExperimentConfig { loaded.config }
+public final class EnsembleRunner: Coordinator {
     private var ensemble: EnsembleConfig { config.ensemble! }
-
-    public init(_ loaded: LoadedConfig, options: CoordinatorOptions = CoordinatorOptions(),
-                communicator: Communicator = LocalCommunicator()) {
-        self.loaded = loaded
-        self.options = options
-        world = communicator
-    }
-
-    /// `<checkpoint.directory>/<name>`: the members' runs and `ensemble.json`.
-    public var directory: URL {
-        URL(fileURLWithPath: config.checkpoint.directory).appendingPathComponent(config.name)
-    }
 
     public func memberName(_ i: Int) -> String { "member-\(i + 1)" }
 
@@ -52,10 +25,6 @@ public final class EnsembleRunner {
             "name=\(memberName(i))", "seed=\(config.seed &+ UInt64(i))",
             "checkpoint.directory=\(directory.path)", "data.split_seed=\(config.data.splitSeed ?? config.seed)",
         ], removing: ["ensemble", "sweep"])
-    }
-
-    private func say(_ s: String) {
-        if !options.quiet && world.rank == 0 { print(s) }
     }
 
     /// Trains the unfinished members and, on rank 0, evaluates the ensemble (nil on
@@ -122,11 +91,7 @@ public final class EnsembleRunner {
 
     /// The checkpoint a finished member stands by (its summary's), or nil if unfinished.
     public func finishedCheckpointIfAny(_ i: Int) -> URL? {
-        let url = directory.appendingPathComponent(memberName(i)).appendingPathComponent("summary.json")
-        guard let data = try? Data(contentsOf: url),
-              let summary = try? JSONDecoder().decode(TrainingSummary.self, from: data),
-              FileManager.default.fileExists(atPath: summary.checkpoint) else { return nil }
-        return URL(fileURLWithPath: summary.checkpoint)
+        finishedSummary(memberName(i)).map { URL(fileURLWithPath: $0.checkpoint) }
     }
 
     private func finishedCheckpoint(_ i: Int) throws -> URL {
@@ -138,22 +103,8 @@ public final class EnsembleRunner {
 
     /// Trains member `i` in this rank's group (skipped when resuming and it finished).
     private func train(_ i: Int, indices: [Int]?, groups: RankGroups) throws {
-        let name = memberName(i)
-        if options.resume, finishedCheckpointIfAny(i) != nil {
-            say("\(name): finished earlier, skipped")
-            return
-        }
-        var o = TrainOptions()
-        o.resume = options.resume
-        o.trainIndices = indices
-        o.quiet = options.quiet || !groups.isGroupRoot
-        o.interactive = groups.count > 1 ? false : options.interactive
-        let member = try memberConfig(i)
-        if groups.isGroupRoot && !options.quiet {
-            print("\(name): training\(indices.map { " on \($0.count) resampled samples" } ?? "")"
-                  + (groups.count > 1 ? " in group \(groups.index + 1) of \(groups.count)" : ""))
-        }
-        _ = try Trainer(member, options: o, communicator: groups.communicator).run()
+        try train(memberName(i), try memberConfig(i), indices: indices,
+                  note: "training" + (indices.map { " on \($0.count) resampled samples" } ?? ""), groups: groups)
     }
 
     /// Member `i`'s bootstrap sample: drawn from `(seed, i)`, written as

@@ -25,23 +25,7 @@ public struct SweepResult: Codable, Sendable {
 
 /// Runs the trials a `sweep:` section describes. Trial k is the base experiment named
 /// `trial-00k` with the trial's values set, in `<checkpoint.directory>/<name>/trial-00k/`.
-public final class SweepRunner {
-    public let loaded: LoadedConfig
-    public let options: CoordinatorOptions
-    public let world: Communicator
-    private var config: ExperimentConfig { loaded.config }
-
-    public init(_ loaded: LoadedConfig, options: CoordinatorOptions = CoordinatorOptions(),
-                communicator: Communicator = LocalCommunicator()) {
-        self.loaded = loaded
-        self.options = options
-        world = communicator
-    }
-
-    public var directory: URL {
-        URL(fileURLWithPath: config.checkpoint.directory).appendingPathComponent(config.name)
-    }
-
+public final class SweepRunner: Coordinator {
     /// The trials, in order.
     public func trials() throws -> [SweepTrial] {
         guard let sweep = config.sweep else {
@@ -54,10 +38,6 @@ public final class SweepRunner {
     public func trialConfig(_ trial: SweepTrial) throws -> LoadedConfig {
         try loaded.derived(overrides: trial.overrides + ["name=\(trial.name)", "checkpoint.directory=\(directory.path)"],
                            removing: ["ensemble", "sweep"])
-    }
-
-    private func say(_ s: String) {
-        if !options.quiet && world.rank == 0 { print(s) }
     }
 
     /// Runs the unfinished trials; on rank 0 returns the results sorted best first
@@ -85,18 +65,7 @@ public final class SweepRunner {
         for j in groups.jobs(of: all.count) {
             let trial = all[j]
             try groups.run(trial.name, failures: &failures) {
-                if options.resume, summary(trial) != nil {
-                    if groups.isGroupRoot && !options.quiet { print("\(trial.name): finished earlier, skipped") }
-                    return
-                }
-                if groups.isGroupRoot && !options.quiet {
-                    print("\(trial.name): " + trial.overrides.joined(separator: " "))
-                }
-                var o = TrainOptions()
-                o.resume = options.resume
-                o.quiet = options.quiet || !groups.isGroupRoot
-                o.interactive = groups.count > 1 ? false : options.interactive
-                _ = try Trainer(try trialConfig(trial), options: o, communicator: groups.communicator).run()
+                try train(trial.name, try trialConfig(trial), note: trial.overrides.joined(separator: " "), groups: groups)
             }
         }
         let failed = try groups.gather(failures)
@@ -107,7 +76,7 @@ public final class SweepRunner {
         }
         var results: [SweepResult] = []
         for t in all {
-            guard let s = summary(t) else { continue }
+            guard let s = finishedSummary(t.name) else { continue }
             let metric = sweep.metric == "test_accuracy" ? s.testAccuracy : (s.validationAccuracy ?? 0)
             results.append(SweepResult(trial: t.name, values: t.values, metric: metric, validationAccuracy: s.validationAccuracy,
                                        testAccuracy: s.testAccuracy, seconds: s.seconds, checkpoint: s.checkpoint))
@@ -135,12 +104,6 @@ public final class SweepRunner {
         say("wrote \(directory.appendingPathComponent("sweep.json").path)")
         if !failed.isEmpty { throw UnfinishedJobs(failures: failed, retry: "rerun with --resume to run only the unfinished trials") }
         return results
-    }
-
-    private func summary(_ trial: SweepTrial) -> TrainingSummary? {
-        let url = directory.appendingPathComponent(trial.name).appendingPathComponent("summary.json")
-        guard let data = try? Data(contentsOf: url) else { return nil }
-        return try? JSONDecoder().decode(TrainingSummary.self, from: data)
     }
 
     /// The results table, best first.
