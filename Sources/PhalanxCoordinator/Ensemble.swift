@@ -77,7 +77,7 @@ public final class EnsembleRunner: Coordinator {
         }
         let checkpoints = try members.map { try finishedCheckpoint($0) }
         let samples = method == "bagging" ? try members.map { try bootstrap($0, trainCount: data.train.count, write: false) } : nil
-        let report = try EnsembleEvaluation.evaluate(names: members.map(memberName), checkpoints: checkpoints,
+        let report = try EnsembleEvaluation.evaluate(ensemble: config.name, method: method, names: members.map(memberName), checkpoints: checkpoints,
                                                      weights: weights, bootstrap: samples,
                                                      vote: method == "adaboost" ? "hard" : e.vote, say: say)
         let out = directory.appendingPathComponent("ensemble.json")

@@ -77,6 +77,10 @@ public struct EnsembleReport: Codable, Sendable {
         }
     }
 
+    /// The ensemble's name and how its members differ (`seeds`, `bagging`, `adaboost`);
+    /// `aggregate` for checkpoints combined by `phalanx aggregate`.
+    public var name: String
+    public var method: String
     public var members: [Member]
     /// `soft` or `hard`: which vote `accuracy` is.
     public var vote: String
@@ -94,7 +98,7 @@ public struct EnsembleReport: Codable, Sendable {
     public var testSamples: Int
 
     enum CodingKeys: String, CodingKey {
-        case members, vote, accuracy, disagreement
+        case name, method, members, vote, accuracy, disagreement
         case softVoteAccuracy = "soft_vote_accuracy", hardVoteAccuracy = "hard_vote_accuracy"
         case bestMemberAccuracy = "best_member_accuracy", meanMemberAccuracy = "mean_member_accuracy"
         case outOfBag = "out_of_bag", pairwiseDisagreement = "pairwise_disagreement", testSamples = "test_samples"
@@ -133,7 +137,8 @@ public enum EnsembleEvaluation {
     /// Evaluates the members at `checkpoints` (named `names`) on the test split of the first
     /// member's config; `weights` vote weights; `bootstrap` each member's bootstrap
     /// sample for the out-of-bag estimate (all or none).
-    public static func evaluate(names: [String], checkpoints: [URL], weights: [Double]? = nil,
+    public static func evaluate(ensemble: String = "aggregate", method: String = "aggregate",
+                                names: [String], checkpoints: [URL], weights: [Double]? = nil,
                                 bootstrap: [BootstrapSample]? = nil, vote: String = "soft",
                                 say: (String) -> Void = { _ in }) throws -> EnsembleReport {
         precondition(names.count == checkpoints.count && !names.isEmpty)
@@ -170,6 +175,7 @@ public enum EnsembleEvaluation {
         }
         let (anyMember, pairwise) = Voting.disagreement(predictions)
         return EnsembleReport(
+            name: ensemble, method: method,
             members: models.indices.map {
                 .init(name: names[$0], checkpoint: checkpoints[$0].path, testAccuracy: memberAccuracy[$0], weight: w[$0],
                       outOfBagAccuracy: memberOOB[$0])

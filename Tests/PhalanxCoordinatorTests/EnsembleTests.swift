@@ -109,6 +109,7 @@ func quietly() -> CoordinatorOptions {
             as? [String: Any]
         #expect(json?["soft_vote_accuracy"] as? Double == report.softVoteAccuracy)
         #expect((json?["out_of_bag"] as? [String: Any])?["covered"] as? Int == oob.covered)
+        #expect(json?["method"] as? String == "bagging" && json?["name"] as? String == "ens")
         // Soft voting by hand from the members' checkpoints gives the same accuracy.
         let models = try (0..<3).map { try LoadedModel(try #require(runner.finishedCheckpointIfAny($0))) }
         let test = try models[0].data().test
