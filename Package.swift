@@ -37,16 +37,21 @@ let package = Package(
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Generated data for the tests and the MPI checks.
+        .target(name: "PhalanxTestSupport", dependencies: ["PhalanxCore", "PhalanxData"], path: "Tests/Support"),
         // Checks that need several processes: run under `mpirun -np N` by launch/test.
         .executableTarget(name: "phalanx-mpi-checks", dependencies: [
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",
+            "PhalanxTestSupport",
         ], path: "Tests/MPIChecks"),
         .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore"]),
         .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
         .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore"]),
-        .testTarget(name: "PhalanxTrainingTests", dependencies: ["PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore"]),
+        .testTarget(name: "PhalanxTrainingTests", dependencies: [
+            "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxTestSupport",
+        ]),
         .testTarget(name: "PhalanxCoordinatorTests", dependencies: [
-            "PhalanxCoordinator", "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore",
+            "PhalanxCoordinator", "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxTestSupport",
         ]),
     ]
 )

@@ -8,6 +8,7 @@ import PhalanxCore
 import PhalanxData
 import PhalanxDistributed
 import PhalanxNN
+import PhalanxTestSupport
 import PhalanxTraining
 
 @main
@@ -119,25 +120,8 @@ struct MPIChecks {
         defer { try? world.barrier() }
         guard world.rank == 0 else { return dir }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var rng = RNG(seed: 3)
-        func write(_ n: Int, _ prefix: String) throws {
-            var pixels = [UInt8](), labels = [UInt8]()
-            pixels.reserveCapacity(n * 784)
-            for i in 0..<n {
-                let label = (i * 7) % 10
-                labels.append(UInt8(label))
-                for y in 0..<28 {
-                    for _ in 0..<28 {
-                        let bright = y / 3 == label
-                        pixels.append(UInt8(min(255, Float(bright ? 120 : 30) + rng.uniform(0, 120))))
-                    }
-                }
-            }
-            try IDX.write(pixels, dimensions: [n, 28, 28], to: "\(dir)/\(prefix)-images-idx3-ubyte.gz")
-            try IDX.write(labels, dimensions: [n], to: "\(dir)/\(prefix)-labels-idx1-ubyte.gz")
-        }
-        try write(train, "train")
-        try write(test, "t10k")
+        var images = BandImages(side: 28, seed: 3, label: { ($0 * 7) % 10 }, band: { $0 / 3 }, bright: 120, dark: 30, noise: 120)
+        try images.write(train: train, test: test, to: dir)
         return dir
     }
 

@@ -3,6 +3,7 @@ import PhalanxCore
 import PhalanxData
 @testable import PhalanxCoordinator
 import PhalanxNN
+import PhalanxTestSupport
 import PhalanxTraining
 import Testing
 
@@ -14,23 +15,8 @@ struct TinyEnsembleData {
     init(train: Int = 180, test: Int = 60) {
         directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("phalanx-coord-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var rng = RNG(seed: 11)
-        func write(_ n: Int, _ prefix: String) {
-            var pixels = [UInt8](), labels = [UInt8]()
-            for i in 0..<n {
-                let label = i % 3
-                labels.append(UInt8(label))
-                for y in 0..<8 {
-                    for _ in 0..<8 {
-                        pixels.append(UInt8(min(255, Float((y * 3 / 8) == label ? 110 : 60) + rng.uniform(0, 110))))
-                    }
-                }
-            }
-            try! IDX.write(pixels, dimensions: [n, 8, 8], to: "\(directory)/\(prefix)-images-idx3-ubyte.gz")
-            try! IDX.write(labels, dimensions: [n], to: "\(directory)/\(prefix)-labels-idx1-ubyte.gz")
-        }
-        write(train, "train")
-        write(test, "t10k")
+        var images = BandImages(side: 8, seed: 11, label: { $0 % 3 }, band: { $0 * 3 / 8 }, bright: 110, dark: 60, noise: 110)
+        try! images.write(train: train, test: test, to: directory)
     }
 
     static let small = """

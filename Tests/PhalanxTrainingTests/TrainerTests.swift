@@ -2,6 +2,7 @@ import Foundation
 import PhalanxCore
 import PhalanxData
 import PhalanxNN
+import PhalanxTestSupport
 @testable import PhalanxTraining
 import Testing
 
@@ -13,24 +14,8 @@ struct TinyData {
     init(train: Int = 240, test: Int = 60) {
         directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("phalanx-train-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var rng = RNG(seed: 11)
-        func write(_ n: Int, _ prefix: String) {
-            var pixels = [UInt8](), labels = [UInt8]()
-            for i in 0..<n {
-                let label = i % 3
-                labels.append(UInt8(label))
-                for y in 0..<8 {
-                    for _ in 0..<8 {
-                        let bright = (y * 3 / 8) == label
-                        pixels.append(UInt8(min(255, Float(bright ? 150 : 40) + rng.uniform(0, 100))))
-                    }
-                }
-            }
-            try! IDX.write(pixels, dimensions: [n, 8, 8], to: "\(directory)/\(prefix)-images-idx3-ubyte.gz")
-            try! IDX.write(labels, dimensions: [n], to: "\(directory)/\(prefix)-labels-idx1-ubyte.gz")
-        }
-        write(train, "train")
-        write(test, "t10k")
+        var images = BandImages(side: 8, seed: 11, label: { $0 % 3 }, band: { $0 * 3 / 8 }, bright: 150, dark: 40, noise: 100)
+        try! images.write(train: train, test: test, to: directory)
     }
 
     func config(name: String = "tiny", extra: String = "") -> String {
