@@ -62,6 +62,7 @@ public class Coordinator {
         o.trainIndices = indices
         o.quiet = options.quiet || !groups.isGroupRoot
         o.interactive = groups.count > 1 ? false : options.interactive
+        if groups.count > 1 { o.linePrefix = "[\(name)] " }
         if groups.isGroupRoot && !options.quiet {
             print("\(name): \(note)" + (groups.count > 1 ? " (group \(groups.index + 1) of \(groups.count))" : ""))
         }

@@ -11,9 +11,13 @@ public final class ProgressReporter {
     private let quiet: Bool
     /// What the throughput counts: `img/s`, `chars/s`, `pairs/s`.
     public let unit: String
+    /// Put before every line, e.g. `[member-2] ` when several runs share the terminal.
+    public let prefix: String
 
-    public init(logEvery: Int = 100, interactive: Bool? = nil, quiet: Bool = false, unit: String = "img/s") {
+    public init(logEvery: Int = 100, interactive: Bool? = nil, quiet: Bool = false, unit: String = "img/s",
+                prefix: String = "") {
         self.unit = unit
+        self.prefix = prefix
         self.interactive = interactive ?? (isatty(STDOUT_FILENO) == 1)
         self.logEvery = max(1, logEvery)
         self.quiet = quiet
@@ -34,10 +38,10 @@ public final class ProgressReporter {
             let eta = batch > 0 ? elapsed / Double(batch) * Double(batches - batch) : 0
             let line = String(format: "epoch %d/%d [%@] %d/%d  %.0f %@  loss %.4f  lr %.4g  ETA %@",
                               epoch, epochs, bar, batch, batches, samplesPerSec, unit, loss, lr, ProgressReporter.clock(eta))
-            print("\r" + line + "\u{1B}[K", terminator: batch == batches ? "\n" : "")
+            print("\r" + prefix + line + "\u{1B}[K", terminator: batch == batches ? "\n" : "")
             fflush(nil)
         } else if batch % logEvery == 0 || batch == batches {
-            print(String(format: "epoch %d/%d step %d/%d  %.0f %@  loss %.4f  lr %.4g",
+            print(prefix + String(format: "epoch %d/%d step %d/%d  %.0f %@  loss %.4f  lr %.4g",
                          epoch, epochs, batch, batches, samplesPerSec, unit, loss, lr))
             fflush(nil)
         }
@@ -46,7 +50,7 @@ public final class ProgressReporter {
     /// Prints a line that is not part of the bar (epoch summaries, messages).
     public func say(_ text: String) {
         if quiet { return }
-        print(text)
+        print(prefix + text)
         fflush(nil)
     }
 

@@ -44,6 +44,8 @@ public struct TrainOptions: Sendable {
     /// sample or a boosting round's resample. Normalisation is still fitted on the whole
     /// split, so every member of an ensemble sees its inputs scaled alike.
     public var trainIndices: [Int]?
+    /// Put before every printed line (`[member-2] `), when several runs share one terminal.
+    public var linePrefix = ""
     public init() {}
 }
 
@@ -66,7 +68,7 @@ public final class Trainer {
         self.options = options
         self.communicator = communicator
         progress = ProgressReporter(logEvery: loaded.config.train.logEvery, interactive: options.interactive,
-                                    quiet: options.quiet || communicator.rank != 0)
+                                    quiet: options.quiet || communicator.rank != 0, prefix: options.linePrefix)
     }
 
     /// The run's output directory, `<checkpoint.directory>/<name>`.
