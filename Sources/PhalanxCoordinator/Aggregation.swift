@@ -57,7 +57,8 @@ public enum Aggregation {
         let models = try checkpoints.map { try LoadedModel($0) }
         let data = try models[0].data()
         let accuracies = try models.map { try accuracy($0.network, on: data.test, normalization: $0.normalization) }
-        let (model, bn) = try mix(models, weights: weights, data: data)
+        let model = models[0]  // its network becomes the soup; its read tensors stay as they were
+        let bn = try mix(models, weights: weights, into: model, data: data)
         let test = try accuracy(model.network, on: data.test, normalization: model.normalization)
         let validation = try data.validation.map { try accuracy(model.network, on: $0, normalization: model.normalization) }
         let written = try write(model, output: output)
@@ -77,31 +78,31 @@ public enum Aggregation {
         }
         let accuracies = try models.map { try accuracy($0.network, on: heldOut, normalization: $0.normalization) }
         let order = accuracies.indices.sorted { accuracies[$0] != accuracies[$1] ? accuracies[$0] > accuracies[$1] : $0 < $1 }
+        let soup = models[order[0]]  // holds each candidate soup; mixing reads the checkpoints' tensors
         var chosen = [order[0]]
         var best = accuracies[order[0]]
         say(String(format: "greedy soup: start with %@ (validation %.4f)", checkpoints[order[0]].path, best))
         for i in order.dropFirst() {
-            let (candidate, _) = try mix((chosen + [i]).map { models[$0] }, weights: nil, data: data)
-            let a = try accuracy(candidate.network, on: heldOut, normalization: candidate.normalization)
+            try mix((chosen + [i]).map { models[$0] }, weights: nil, into: soup, data: data)
+            let a = try accuracy(soup.network, on: heldOut, normalization: soup.normalization)
             let keep = a >= best
             say(String(format: "  %@ %@: soup validation %.4f", keep ? "add " : "skip", checkpoints[i].path, a))
             if keep { chosen.append(i); best = a }
         }
-        let (soup, bn) = try mix(chosen.map { models[$0] }, weights: nil, data: data)
+        let bn = try mix(chosen.map { models[$0] }, weights: nil, into: soup, data: data)
         let test = try accuracy(soup.network, on: data.test, normalization: soup.normalization)
         let written = try write(soup, output: output)
         return SoupResult(ingredients: chosen.map { checkpoints[$0].path }, ingredientAccuracies: chosen.map { accuracies[$0] },
                           validationAccuracy: best, testAccuracy: test, batchNormLayers: bn, checkpoint: written.path)
     }
 
-    /// A fresh copy of the first model holding the average of all of `models`' weights,
-    /// batch norms re-estimated.
-    static func mix(_ models: [LoadedModel], weights: [Double]?, data: TrainingData) throws -> (LoadedModel, Int) {
+    /// Puts the average of `models`' weights (as read from their checkpoints) into
+    /// `target`'s network and re-estimates its batch norms; returns how many.
+    @discardableResult
+    static func mix(_ models: [LoadedModel], weights: [Double]?, into target: LoadedModel, data: TrainingData) throws -> Int {
         let averaged = try WeightAveraging.average(models.map { ($0.checkpoint.path, $0.state) }, weights: weights)
-        let model = try LoadedModel(models[0].checkpoint)
-        try ModelState.apply(averaged, to: model.network, file: models[0].checkpoint.path)
-        let bn = try WeightAveraging.reestimateBatchNorm(model.network, on: data.train, normalization: model.normalization)
-        return (model, bn)
+        try ModelState.apply(averaged, to: target.network, file: models[0].checkpoint.path)
+        return try WeightAveraging.reestimateBatchNorm(target.network, on: data.train, normalization: target.normalization)
     }
 
     /// The fraction of `dataset` that `model` classifies right.
@@ -114,9 +115,8 @@ public enum Aggregation {
     /// state as its first ingredient, no optimizer state), so `evaluate`, `inspect` and
     /// PyTorch take it like any other.
     static func write(_ model: LoadedModel, output: URL) throws -> URL {
-        let first = try Checkpoint<TrainerState>.load(from: model.checkpoint, as: TrainerState.self)
         let store = CheckpointStore(directory: output.appendingPathComponent("checkpoints"))
-        return try store.save(step: first.step, model: ModelState.tensors(of: model.network), optimizer: SafeTensors(),
-                              trainer: first.trainer)
+        return try store.save(step: model.step, model: ModelState.tensors(of: model.network), optimizer: SafeTensors(),
+                              trainer: model.trainer)
     }
 }

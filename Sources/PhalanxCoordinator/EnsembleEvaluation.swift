@@ -7,59 +7,6 @@ import PhalanxData
 import PhalanxNN
 import PhalanxTraining
 
-/// A trained model loaded from a checkpoint, ready to predict.
-public struct LoadedModel {
-    public let checkpoint: URL
-    public let config: ExperimentConfig
-    public let network: Layer
-    public let normalization: NormalizationStats?
-    public let state: SafeTensors
-
-    /// Loads and verifies `checkpoint`, rebuilds its model from the config kept in it.
-    public init(_ checkpoint: URL) throws {
-        let ckpt = try Checkpoint<TrainerState>.load(from: checkpoint, as: TrainerState.self)
-        let file = checkpoint.appendingPathComponent(CheckpointLayout.trainer).path
-        let fail = { (key: String, message: String) in ConfigError(file: file, key: "config." + key, message) }
-        config = ckpt.trainer.config
-        network = try ModelBuilder.build(config.model, seed: config.seed, fail: fail).network
-        try ModelState.apply(ckpt.model, to: network, file: checkpoint.appendingPathComponent(CheckpointLayout.model).path)
-        normalization = ckpt.trainer.normalization
-        state = ckpt.model
-        self.checkpoint = checkpoint
-    }
-
-    /// The data splits of this model's config (normalised with its own statistics).
-    public func data() throws -> TrainingData {
-        let file = checkpoint.appendingPathComponent(CheckpointLayout.trainer).path
-        return try TrainingData.load(config, normalization: normalization,
-                                     fail: { ConfigError(file: file, key: "config." + $0, $1) })
-    }
-
-    /// Class probabilities (softmax of the outputs) `[N, K]` over `dataset`, in evaluation mode.
-    public func probabilities(on dataset: Dataset, batchSize: Int = 500) throws -> Tensor {
-        try Self.probabilities(network, on: dataset, normalization: normalization, batchSize: batchSize)
-    }
-
-    /// Class probabilities of `model` over `dataset`, `[N, K]`.
-    public static func probabilities(_ model: Layer, on dataset: Dataset, normalization: NormalizationStats?,
-                                     batchSize: Int = 500) throws -> Tensor {
-        let k = dataset.classCount
-        let out = Tensor(shape: [dataset.count, k])
-        let p = Tensor(shape: [batchSize, k])
-        var row = 0
-        for batch in try EvaluationBatches(dataset: dataset, batchSize: batchSize, normalization: normalization) {
-            let logits = model.forward(batch.images, mode: .evaluation)
-            guard logits.rank == 2, logits.shape[1] == k else {
-                throw IncompatibleCheckpoints(message: "the model outputs \(logits.shape.dropFirst()) per sample but the data has \(k) classes")
-            }
-            softmaxProbabilities(logits, into: p)
-            (out.data + row * k).update(from: p.data, count: batch.count * k)
-            row += batch.count
-        }
-        return out
-    }
-}
-
 /// The figures `phalanx ensemble` and `phalanx aggregate --mode soft-vote|hard-vote` report.
 public struct EnsembleReport: Codable, Sendable {
     public struct Member: Codable, Sendable {

@@ -14,16 +14,10 @@ public enum CheckpointEvaluation {
 
     /// Loads `checkpoint` (verified), rebuilds its model and evaluates `split`.
     public static func run(checkpoint: URL, split: String = "test", batchSize: Int = 500) throws -> Result {
-        let ckpt = try Checkpoint<TrainerState>.load(from: checkpoint, as: TrainerState.self)
-        let config = ckpt.trainer.config
-        let file = checkpoint.appendingPathComponent(CheckpointLayout.trainer).path
-        let fail = { (key: String, message: String) in ConfigError(file: file, key: "config." + key, message) }
-        let built = try ModelBuilder.build(config.model, seed: config.seed, fail: fail)
-        try ModelState.apply(ckpt.model, to: built.network,
-                             file: checkpoint.appendingPathComponent(CheckpointLayout.model).path)
-        let data = try TrainingData.load(config, normalization: ckpt.trainer.normalization, fail: fail)
-        let t = config.train
-        let kind = LossKind(rawValue: t.loss == "softmax_cross_entropy" ? "cross_entropy" : t.loss) ?? .crossEntropy
+        let model = try LoadedModel(checkpoint)
+        let data = try model.data()
+        let kind = model.lossKind
+        let fail = LoadedModel.fail(checkpoint)
         let dataset: PhalanxData.Dataset
         switch split {
         case "validation":
@@ -32,9 +26,9 @@ public enum CheckpointEvaluation {
         case "train": dataset = data.train
         default: dataset = data.test
         }
-        let r = try Evaluation.run(built.network, on: dataset, normalization: data.normalization,
+        let r = try Evaluation.run(model.network, on: dataset, normalization: data.normalization,
                                    loss: kind.makeLoss(), kind: kind, batchSize: batchSize)
-        return Result(accuracy: r.accuracy, loss: r.loss, count: r.count, step: ckpt.step)
+        return Result(accuracy: r.accuracy, loss: r.loss, count: r.count, step: model.step)
     }
 }
 
