@@ -137,6 +137,20 @@ func quietly() -> CoordinatorOptions {
         #expect(second.finishedCheckpointIfAny(1) != nil)
     }
 
+    @Test func resumeRefusesAnotherBootstrapSample() throws {
+        let data = TinyEnsembleData(train: 90, test: 30)
+        defer { data.cleanUp() }
+        let first = EnsembleRunner(try ConfigLoader.load(yaml: data.config(epochs: 1,
+            extra: "ensemble: {members: 1, method: bagging}")), options: quietly())
+        try first.run()
+        var resume = quietly()
+        resume.resume = true
+        // The same ensemble now asks for half-size samples: the kept indices no longer fit.
+        let changed = EnsembleRunner(try ConfigLoader.load(yaml: data.config(epochs: 1,
+            extra: "ensemble: {members: 1, method: bagging, sample_fraction: 0.5}")), options: resume)
+        #expect { try changed.run() } throws: { "\($0)".contains("bootstrap.json") && "\($0)".contains("another bootstrap sample") }
+    }
+
     @Test func adaBoostRecordsMemberWeights() throws {
         let data = TinyEnsembleData()
         defer { data.cleanUp() }
@@ -165,6 +179,16 @@ func quietly() -> CoordinatorOptions {
         #expect { try ConfigLoader.load(yaml: data.config(extra: "ensemble: {members: 2, voting: soft}")) } throws: {
             ($0 as? ConfigError)?.key == "ensemble.voting"
         }
+        for (extra, key) in [("ensemble: {sample_fraction: 1.5}", "ensemble.sample_fraction"),
+                             ("ensemble: {members: 0}", "ensemble.members"),
+                             ("ensemble: {vote: median}", "ensemble.vote"),
+                             ("ensemble: {groups: -1}", "ensemble.groups")] {
+            let bad = try ConfigLoader.load(yaml: data.config(extra: extra))
+            #expect { try EnsembleRunner(bad, options: quietly()).run() } throws: { ($0 as? ConfigError)?.key == key }
+        }
+        let text = try ConfigLoader.load(yaml: data.config(extra: "ensemble: {members: 2}")
+            .replacingOccurrences(of: "dataset: idx", with: "dataset: text"))
+        #expect { try EnsembleRunner(text, options: quietly()).run() } throws: { ($0 as? ConfigError)?.key == "data.dataset" }
         let noSection = try ConfigLoader.load(yaml: data.config())
         #expect { try EnsembleRunner(noSection, options: quietly()).run() } throws: { "\($0)".contains("ensemble") }
     }
@@ -203,6 +227,18 @@ func quietly() -> CoordinatorOptions {
         let greedy = try Aggregation.greedySoup(last, output: out)
         #expect(greedy.validationAccuracy! >= greedy.ingredientAccuracies[0])
         #expect(greedy.ingredientAccuracies[0] == greedy.ingredientAccuracies.max())
+    }
+
+    @Test func greedySoupNeedsAValidationSplit() throws {
+        let data = TinyEnsembleData(train: 90, test: 30)
+        defer { data.cleanUp() }
+        var o = TrainOptions()
+        o.quiet = true
+        let summary = try Trainer(try ConfigLoader.load(yaml: data.config(name: "noval", epochs: 1)
+            .replacingOccurrences(of: "validation: 30", with: "validation: 0")), options: o).run()
+        let url = URL(fileURLWithPath: summary.checkpoint)
+        #expect { try Aggregation.greedySoup([url, url], output: URL(fileURLWithPath: data.directory + "/soup")) }
+            throws: { "\($0)".contains("data.validation") }
     }
 
     @Test func batchNormReestimationGivesTheDataMean() throws {
