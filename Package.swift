@@ -38,7 +38,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Generated data for the tests and the MPI checks.
-        .target(name: "PhalanxTestSupport", dependencies: ["PhalanxCore", "PhalanxData"], path: "Tests/Support"),
+        .target(name: "PhalanxTestSupport", dependencies: ["PhalanxCore", "PhalanxData", "PhalanxNN", "PhalanxTraining"],
+                path: "Tests/Support"),
         // Checks that need several processes: run under `mpirun -np N` by launch/test.
         .executableTarget(name: "phalanx-mpi-checks", dependencies: [
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",

@@ -41,11 +41,11 @@ public class Coordinator {
     }
 
     /// The summary of job `name` if it finished (its summary.json names a checkpoint that exists).
-    public func finishedSummary(_ name: String) -> TrainingSummary? {
+    public func finishedSummary(_ name: String) -> RunSummary? {
         let url = directory.appendingPathComponent(name).appendingPathComponent("summary.json")
-        guard let data = try? Data(contentsOf: url),
-              let summary = try? JSONDecoder().decode(TrainingSummary.self, from: data),
-              FileManager.default.fileExists(atPath: summary.checkpoint) else { return nil }
+        guard let summary = try? RunSummary.read(url), FileManager.default.fileExists(atPath: summary.checkpoint) else {
+            return nil
+        }
         return summary
     }
 
@@ -66,6 +66,6 @@ public class Coordinator {
         if groups.isGroupRoot && !options.quiet {
             print("\(name): \(note)" + (groups.count > 1 ? " (group \(groups.index + 1) of \(groups.count))" : ""))
         }
-        _ = try Trainer(job, options: o, communicator: groups.communicator).run()
+        _ = try TaskRegistry.kind(of: job).train(job, options: o, communicator: groups.communicator)
     }
 }

@@ -185,8 +185,11 @@ public final class EnsembleRunner: Coordinator {
         }
         if e.groups < 0 { throw fail("ensemble.groups", "must not be negative") }
         if !["soft", "hard"].contains(e.vote) { throw fail("ensemble.vote", "unknown vote '\(e.vote)'; known: soft, hard") }
-        if ["text", "seq2seq"].contains(config.data.dataset) {
-            throw fail("data.dataset", "ensembles are of image classifiers; '\(config.data.dataset)' is a sequence task")
+        let kind = try TaskRegistry.kind(of: config, fail: fail)
+        if !kind.ensembles {
+            let key = config.task == nil ? "data.dataset" : "task"
+            throw fail(key, "ensembles vote with class probabilities: the \(kind.name) task has none (ensembles of "
+                + TaskRegistry.all.filter(\.ensembles).map(\.name).joined(separator: ", ") + " tasks are supported)")
         }
         if config.name.isEmpty || config.name.contains("/") { throw fail("name", "must be a non-empty name without '/'") }
     }

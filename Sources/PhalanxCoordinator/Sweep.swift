@@ -11,16 +11,15 @@ import Yams
 public struct SweepResult: Codable, Sendable {
     public var trial: String
     public var values: [String: String]
+    /// The value of the sweep's metric.
     public var metric: Double
-    public var validationAccuracy: Double?
-    public var testAccuracy: Double
+    /// Every metric of the trial's summary, by name.
+    public var metrics: [String: Double]
     public var seconds: Double
     public var checkpoint: String
 
-    enum CodingKeys: String, CodingKey {
-        case trial, values, metric, seconds, checkpoint
-        case validationAccuracy = "validation_accuracy", testAccuracy = "test_accuracy"
-    }
+    public var validationAccuracy: Double? { metrics["validation_accuracy"] }
+    public var testAccuracy: Double? { metrics["test_accuracy"] }
 }
 
 /// Runs the trials a `sweep:` section describes. Trial k is the base experiment named
@@ -45,13 +44,17 @@ public final class SweepRunner: Coordinator {
     /// the table of those that finished.
     @discardableResult
     public func run() throws -> [SweepResult] {
-        let sweep = config.sweep
         let all = try trials()
-        guard let sweep, ["validation_accuracy", "test_accuracy"].contains(sweep.metric) else {
-            throw loaded.error("sweep.metric", "unknown metric '\(config.sweep?.metric ?? "")'; known: validation_accuracy, test_accuracy")
+        guard let sweep = config.sweep else { return [] }
+        let kind = try TaskRegistry.kind(of: loaded)
+        let metricName = sweep.metric ?? kind.defaultMonitor
+        guard let direction = kind.metricNames.first(where: { $0.name == metricName })?.direction,
+              !metricName.hasPrefix("train_") else {
+            throw loaded.error("sweep.metric", "unknown metric '\(metricName)' for the \(kind.name) task; known: "
+                + kind.metricNames.map(\.name).filter { !$0.hasPrefix("train_") }.joined(separator: ", "))
         }
-        if sweep.metric == "validation_accuracy" && config.data.validation == 0 {
-            throw loaded.error("sweep.metric", "validation_accuracy needs a validation split: set data.validation (or choose test_accuracy, which selects on the test set)")
+        if metricName.hasPrefix("validation_") && kind.dataKeys.contains("validation") && config.data.validation == 0 {
+            throw loaded.error("sweep.metric", "\(metricName) needs a validation split: set data.validation (or choose a test_ metric, which selects on the test set)")
         }
         if sweep.groups < 0 { throw loaded.error("sweep.groups", "must not be negative") }
         // Every trial's config must decode before anything trains.
@@ -77,28 +80,32 @@ public final class SweepRunner: Coordinator {
         var results: [SweepResult] = []
         for t in all {
             guard let s = finishedSummary(t.name) else { continue }
-            let metric = sweep.metric == "test_accuracy" ? s.testAccuracy : (s.validationAccuracy ?? 0)
-            results.append(SweepResult(trial: t.name, values: t.values, metric: metric, validationAccuracy: s.validationAccuracy,
-                                       testAccuracy: s.testAccuracy, seconds: s.seconds, checkpoint: s.checkpoint))
+            let metric = s.metrics[metricName] ?? .nan
+            results.append(SweepResult(trial: t.name, values: t.values, metric: metric, metrics: s.metrics,
+                                       seconds: s.seconds, checkpoint: s.checkpoint))
         }
-        // Best first; equal metrics keep trial order.
+        // Best first by the metric's direction (a trial without it last); equal metrics keep trial order.
         results = results.enumerated().sorted { a, b in
-            a.element.metric != b.element.metric ? a.element.metric > b.element.metric : a.offset < b.offset
+            let x = a.element.metric, y = b.element.metric
+            if x.isFinite != y.isFinite { return x.isFinite }
+            if x != y && x.isFinite { return direction == .max ? x > y : x < y }
+            return a.offset < b.offset
         }.map(\.element)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try DurableFile.writeAtomically(Array(try encoder.encode(results)), to: directory.appendingPathComponent("sweep.json"))
-        say(table(results, keys: sweep.parameters.keys.sorted(), metric: sweep.metric))
+        say(table(results, keys: sweep.parameters.keys.sorted(), metric: metricName))
         if let best = results.first, let trial = all.first(where: { $0.name == best.trial }) {
-            var c = try trialConfig(trial).config
-            c.name = config.name + "-best"
-            c.checkpoint.directory = config.checkpoint.directory
+            // The trial's config as the user wrote it, with its values set: only the keys
+            // its task reads, so it loads as it is.
+            let c = try trialConfig(trial).derived(overrides: ["name=\(config.name)-best",
+                                                               "checkpoint.directory=\(config.checkpoint.directory)"])
             let url = directory.appendingPathComponent("best.yaml")
-            let yaml = "# best of sweep \(config.name) by \(sweep.metric): \(best.trial) "
+            let yaml = "# best of sweep \(config.name) by \(metricName): \(best.trial) "
                 + String(format: "(%.4f)", best.metric) + "\n# train it: phalanx train --config \(url.path)\n"
-                + (try YAMLEncoder().encode(c))
+                + (try Yams.serialize(node: c.tree))
             try DurableFile.writeAtomically(Array(yaml.utf8), to: url)
-            say("best: \(best.trial) \(trial.overrides.joined(separator: " ")) — \(sweep.metric) "
+            say("best: \(best.trial) \(trial.overrides.joined(separator: " ")) — \(metricName) "
                 + String(format: "%.4f", best.metric) + "; config written to \(url.path)")
         }
         say("wrote \(directory.appendingPathComponent("sweep.json").path)")
@@ -106,16 +113,24 @@ public final class SweepRunner: Coordinator {
         return results
     }
 
-    /// The results table, best first.
+    /// The results table, best first: the swept values, the metric, the other
+    /// validation and test figures the trials report, the time.
     public func table(_ results: [SweepResult], keys: [String], metric: String) -> String {
         let widths = keys.map { max($0.count, 10) }
-        var lines = ["trial       " + zip(keys, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
-            .joined(separator: "  ") + "  val acc   test acc  time"]
+        let others = Array(Set(results.flatMap(\.metrics.keys)).filter {
+            $0 != metric && ($0.hasPrefix("validation_") || $0.hasPrefix("test_")) && !$0.hasSuffix("_loss")
+        }).sorted()
+        let columns = [metric] + others
+        let columnWidths = columns.map { max($0.count, 8) }
+        func pad(_ s: String, _ w: Int) -> String { s.padding(toLength: w, withPad: " ", startingAt: 0) }
+        var lines = ["trial       " + zip(keys + columns, widths + columnWidths).map { pad($0, $1) }.joined(separator: "  ")
+            + "  time"]
         for r in results {
-            let vals = zip(keys, widths).map { (r.values[$0] ?? "").padding(toLength: $1, withPad: " ", startingAt: 0) }
-            lines.append(r.trial.padding(toLength: 12, withPad: " ", startingAt: 0) + vals.joined(separator: "  ")
-                + String(format: "  %7@   %.4f    %@", (r.validationAccuracy.map { String(format: "%.4f", $0) } ?? "-") as NSString,
-                         r.testAccuracy, ProgressReporter.clock(r.seconds)))
+            let vals = zip(keys, widths).map { pad(r.values[$0] ?? "", $1) }
+            let figures = zip(columns, columnWidths).map { c, w in
+                pad(r.metrics[c].map { String(format: "%.4f", $0) } ?? "-", w)
+            }
+            lines.append(pad(r.trial, 12) + (vals + figures).joined(separator: "  ") + "  " + ProgressReporter.clock(r.seconds))
         }
         lines.append("sorted by \(metric)")
         return lines.joined(separator: "\n")

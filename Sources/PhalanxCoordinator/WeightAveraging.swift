@@ -69,7 +69,7 @@ public enum WeightAveraging {
     @discardableResult
     public static func reestimateBatchNorm(_ model: Layer, on dataset: Dataset, normalization: NormalizationStats?,
                                            batchSize: Int = 256) throws -> Int {
-        let norms = layers(of: model).compactMap { $0 as? BatchNorm }
+        let norms = allLayers(of: model).compactMap { $0 as? BatchNorm }
         guard !norms.isEmpty else { return 0 }
         let saved = norms.map(\.momentum)
         for bn in norms {

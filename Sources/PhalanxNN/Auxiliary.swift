@@ -45,6 +45,7 @@ public final class Auxiliary: Layer {
     }
 
     public var parameters: [Parameter] { head.parameters }
+    public var sublayers: [Layer] { [head] }
     public var buffers: [Buffer] { head.buffers }
 
     public func outputShape(for inputShape: [Int]) throws(ShapeError) -> [Int] {

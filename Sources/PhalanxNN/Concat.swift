@@ -42,6 +42,7 @@ public final class Concat: Layer {
     }
 
     public var parameters: [Parameter] { branches.flatMap { $0.layer.parameters } }
+    public var sublayers: [Layer] { branches.map(\.layer) }
     public var buffers: [Buffer] { branches.flatMap { $0.layer.buffers } }
 
     public func outputShape(for inputShape: [Int]) throws(ShapeError) -> [Int] {

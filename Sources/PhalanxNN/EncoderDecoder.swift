@@ -60,6 +60,7 @@ public final class EncoderDecoder: Layer {
         prefixNames(of: head, with: "head")
     }
 
+    public var sublayers: [Layer] { [sourceEmbedding, encoder, targetEmbedding, decoder, head] }
     public var parameters: [Parameter] {
         sourceEmbedding.parameters + encoder.parameters + targetEmbedding.parameters + decoder.parameters
             + (attention?.parameters ?? []) + head.parameters

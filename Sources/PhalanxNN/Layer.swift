@@ -23,6 +23,10 @@ public protocol Layer: AnyObject {
     /// Non-trainable state saved with the model (batch-norm running statistics).
     var buffers: [Buffer] { get }
 
+    /// The layers a container runs (empty for a plain layer), so that trees are walked
+    /// without knowing every container type (`allLayers(of:)`).
+    var sublayers: [Layer] { get }
+
     /// The output shape for an input shape, or an error naming what does not fit.
     /// Model builders call this once to check a whole network before training.
     func outputShape(for inputShape: [Int]) throws(ShapeError) -> [Int]
@@ -38,6 +42,7 @@ public protocol Layer: AnyObject {
 extension Layer {
     public var parameters: [Parameter] { [] }
     public var buffers: [Buffer] { [] }
+    public var sublayers: [Layer] { [] }
 
     /// Sets every parameter gradient to zero.
     public func zeroGradients() {
@@ -105,4 +110,10 @@ public final class Buffer: @unchecked Sendable {
 public func prefixNames(of layer: Layer, with prefix: String) {
     for p in layer.parameters { p.name = prefix + "." + p.name }
     for b in layer.buffers { b.name = prefix + "." + b.name }
+}
+
+/// Every layer of a tree, `root` first, depth first in the order containers list their
+/// sublayers (the order a model builder creates them).
+public func allLayers(of root: Layer) -> [Layer] {
+    [root] + root.sublayers.flatMap { allLayers(of: $0) }
 }

@@ -43,6 +43,7 @@ public final class Residual: Layer {
     }
 
     public var parameters: [Parameter] { body.parameters + (shortcut?.parameters ?? []) }
+    public var sublayers: [Layer] { [body] + (shortcut.map { [$0] } ?? []) }
     public var buffers: [Buffer] { body.buffers + (shortcut?.buffers ?? []) }
 
     public func outputShape(for inputShape: [Int]) throws(ShapeError) -> [Int] {

@@ -28,6 +28,7 @@ public final class Sequential: Layer {
     }
 
     public var parameters: [Parameter] { children.flatMap { $0.layer.parameters } }
+    public var sublayers: [Layer] { children.map(\.layer) }
     public var buffers: [Buffer] { children.flatMap { $0.layer.buffers } }
 
     public func outputShape(for inputShape: [Int]) throws(ShapeError) -> [Int] {

@@ -30,25 +30,12 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let url = URL(fileURLWithPath: checkpoint).resolvingSymlinksInPath()
-            switch try CheckpointKind.of(url) {
-            case .languageModel:
-                let r = try LanguageModel.evaluate(checkpoint: url)
-                emit(["checkpoint": url.path, "held_out_bits_per_character": r.bitsPerCharacter,
-                      "characters": r.characters, "step": r.step],
-                     String(format: "%@ held-out text: %.4f bits per character  (%d characters, step %d)",
-                            url.path, r.bitsPerCharacter, r.characters, r.step))
-            case .encoderDecoder:
-                let r = try Seq2SeqTrainer.evaluate(checkpoint: url)
-                emit(["checkpoint": url.path, "test_exact_match": r.exactMatch, "pairs": r.pairs, "step": r.step],
-                     String(format: "%@ test: exact match %.4f  (%d pairs, greedy decoding, step %d)",
-                            url.path, r.exactMatch, r.pairs, r.step))
-            case .classifier:
-                let result = try CheckpointEvaluation.run(checkpoint: url, split: split, batchSize: batchSize)
-                emit(["checkpoint": url.path, "split": split, "accuracy": result.accuracy, "loss": result.loss,
-                      "samples": result.count, "step": result.step],
-                     String(format: "%@ %@: accuracy %.4f  loss %.4f  (%d samples, step %d)",
-                            url.path, split, result.accuracy, result.loss, result.count, result.step))
-            }
+            let report = try TaskRegistry.kind(ofCheckpoint: url)
+                .evaluate(checkpoint: url, EvaluationRequest(split: split, batchSize: batchSize))
+            var object: [String: Any] = ["checkpoint": url.path]
+            for (k, v) in report.values { object[k] = v.rounded() == v && abs(v) < 1e15 ? Int(v) as Any : v }
+            for (k, v) in report.labels { object[k] = v }
+            emit(object, report.line)
         }
     }
 }

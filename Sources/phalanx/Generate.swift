@@ -16,7 +16,7 @@ struct Generate: ParsableCommand {
         decodes greedily the answer to the source given as --prompt.
         """)
 
-    @Option(help: "A checkpoint directory of a language model (data.dataset: text).")
+    @Option(help: "A checkpoint directory of a language model or an encoder–decoder.")
     var checkpoint: String
 
     @Option(help: "Text the model reads before it writes.")
@@ -47,14 +47,9 @@ struct Generate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let url = URL(fileURLWithPath: checkpoint)
-            if try CheckpointKind.of(url) == .encoderDecoder {
-                print(try Seq2SeqTrainer.translate(checkpoint: url, source: prompt))
-                return
-            }
-            let text = try LanguageModel.generate(checkpoint: URL(fileURLWithPath: checkpoint), prompt: prompt,
-                                                  length: length, temperature: temperature, topK: topK, seed: seed,
-                                                  stop: stop?.first)
-            print(text)
+            print(try TaskRegistry.kind(ofCheckpoint: url).generate(
+                checkpoint: url, GenerationRequest(prompt: prompt, length: length, temperature: temperature, topK: topK,
+                                                   seed: seed, stop: stop?.first)))
         }
     }
 }

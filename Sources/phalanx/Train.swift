@@ -49,14 +49,7 @@ struct Train: ParsableCommand {
                 options.resume = resume
                 options.stopAfterEpochs = stopAfter
                 if plain { options.interactive = false }
-                let dataset = loaded.config.data.dataset
-                if dataset == "text" {
-                    try LanguageModelTrainer(loaded, options: options, communicator: world).run()
-                } else if dataset == "seq2seq" {
-                    try Seq2SeqTrainer(loaded, options: options, communicator: world).run()
-                } else {
-                    try Trainer(loaded, options: options, communicator: world).run()
-                }
+                _ = try TaskRegistry.kind(of: loaded).train(loaded, options: options, communicator: world)
             }
             if world.size > 1 { MPICommunicator.finalize() }
         }

@@ -128,8 +128,8 @@ import Testing
                 : nil
             let network: Layer
             if loaded.config.data.dataset == "seq2seq" {
-                let pairs = try Seq2SeqTrainer.pairs(loaded.config, fail: loaded.error)
-                network = try Seq2SeqTrainer.model(loaded.config, sourceVocabulary: pairs.sourceVocabulary.count,
+                let pairs = try Seq2Seq.pairs(loaded.config, fail: loaded.error)
+                network = try Seq2Seq.model(loaded.config, sourceVocabulary: pairs.sourceVocabulary.count,
                                                    targetVocabulary: pairs.targetVocabulary.count,
                                                    maxSource: pairs.maxSourceLength, maxTarget: pairs.maxTargetLength,
                                                    fail: loaded.error)

@@ -176,27 +176,22 @@ func decodingReason(_ error: Error) -> String {
     }
 }
 
-/// What kind of model a checkpoint holds, from the data set its config trained on.
+/// What kind of model a checkpoint holds, by the task its config trained
+/// (`TaskRegistry.kind(ofCheckpoint:)` gives the task itself).
 public enum CheckpointKind: Sendable, Equatable {
     case classifier
     case languageModel
     case encoderDecoder
-
-    private struct Probe: Decodable {
-        struct Config: Decodable {
-            struct Data: Decodable { var dataset: String? }
-            var data: Data?
-        }
-        var config: Config?
-    }
+    /// A task registered besides the built-in ones, by name.
+    case other(String)
 
     /// Reads `directory`'s trainer.json (errors name the file).
-    public static func of(_ directory: URL) throws(CheckpointError) -> CheckpointKind {
-        let record: TrainerFile<Probe> = try readTrainerFile(in: directory)
-        switch record.trainer.config?.data?.dataset {
-        case "text": return .languageModel
-        case "seq2seq": return .encoderDecoder
-        default: return .classifier
+    public static func of(_ directory: URL) throws -> CheckpointKind {
+        switch try TaskRegistry.kind(ofCheckpoint: directory).name {
+        case ClassificationTask.kind.name: return .classifier
+        case LanguageModelTask.kind.name: return .languageModel
+        case Seq2SeqTask.kind.name: return .encoderDecoder
+        case let name: return .other(name)
         }
     }
 }

@@ -145,8 +145,12 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
     public var everyEpochs: Int
     /// Keep this many newest step checkpoints (plus `best`).
     public var keep: Int
+    /// The validation metric `best` and early stopping watch (`validation_accuracy`,
+    /// `validation_loss`, `validation_bits_per_char` …); nil: the task's own choice.
+    /// Whether higher or lower is better comes with the metric.
+    public var monitor: String?
 
-    enum CodingKeys: String, CodingKey { case directory, keep, everyEpochs = "every_epochs" }
+    enum CodingKeys: String, CodingKey { case directory, keep, monitor, everyEpochs = "every_epochs" }
 
     public init() { directory = "runs"; everyEpochs = 1; keep = 3 }
 
@@ -156,5 +160,6 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? directory
         everyEpochs = try c.decodeIfPresent(Int.self, forKey: .everyEpochs) ?? everyEpochs
         keep = try c.decodeIfPresent(Int.self, forKey: .keep) ?? keep
+        monitor = try c.decodeIfPresent(String.self, forKey: .monitor)
     }
 }

@@ -10,6 +10,9 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var name: String
     /// Seed for initialisation, shuffling, dropout and augmentation.
     public var seed: UInt64
+    /// The kind of learning (`classification`, `language_model`, `seq2seq`, or any task
+    /// registered in `TaskRegistry`); nil: the one `data.dataset` implies.
+    public var task: String?
     public var data: DataConfig
     public var model: ModelConfig
     public var train: TrainConfig
@@ -21,7 +24,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     /// `phalanx sweep`: the values to search over.
     public var sweep: SweepConfig?
 
-    enum CodingKeys: String, CodingKey { case name, seed, data, model, train, checkpoint, distributed, ensemble, sweep }
+    enum CodingKeys: String, CodingKey { case name, seed, task, data, model, train, checkpoint, distributed, ensemble, sweep }
 
     public init(name: String = "experiment", seed: UInt64 = 42, data: DataConfig = DataConfig(),
                 model: ModelConfig, train: TrainConfig = TrainConfig(),
@@ -35,6 +38,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decodeIfPresent(String.self, forKey: .name) ?? "experiment"
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 42
+        task = try c.decodeIfPresent(String.self, forKey: .task)
         data = try c.decodeIfPresent(DataConfig.self, forKey: .data) ?? DataConfig()
         model = try c.decode(ModelConfig.self, forKey: .model)
         train = try c.decodeIfPresent(TrainConfig.self, forKey: .train) ?? TrainConfig()

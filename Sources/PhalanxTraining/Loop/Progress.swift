@@ -10,7 +10,7 @@ public final class ProgressReporter {
     private var lastDraw = 0.0
     private let quiet: Bool
     /// What the throughput counts: `img/s`, `chars/s`, `pairs/s`.
-    public let unit: String
+    public var unit: String
     /// Put before every line, e.g. `[member-2] ` when several runs share the terminal.
     public let prefix: String
 

@@ -30,10 +30,29 @@ public struct LoadedConfig {
     public var config: ExperimentConfig
     public var file: String
     let root: Node
+    /// The YAML tree as written, with `--set` overrides applied.
+    public var tree: Node { root }
 
     /// The line of the key or value at a dotted path, if the user wrote it.
     public func line(of key: String) -> Int? {
         ConfigLoader.node(at: key.split(separator: ".").map(String.init), in: root)?.mark?.line
+    }
+
+    /// The subtree at dotted `key` decoded as `T` (a task's own section, such as `data`);
+    /// errors name the key and line. Nil when the config has no such key.
+    public func section<T: Decodable>(_ key: String, as type: T.Type) throws(ConfigError) -> T? {
+        let path = key.split(separator: ".").map(String.init)
+        guard let node = ConfigLoader.node(at: path, in: root) else { return nil }
+        do {
+            return try YAMLDecoder().decode(T.self, from: node)
+        } catch let e as DecodingError {
+            var located = ConfigLoader.describe(e, root: node, file: file)
+            located.key = located.key.isEmpty ? key : key + "." + located.key
+            located.line = located.line ?? line(of: key)
+            throw located
+        } catch {
+            throw ConfigError(file: file, line: line(of: key), key: key, "\(error)")
+        }
     }
 
     /// An error about `key`, located in the file.
@@ -102,7 +121,11 @@ public enum ConfigLoader {
             throw ConfigError(file: file, key: "", "\(error)")
         }
         try rejectUnknownKeys(root, decoded: config, file: file)
-        return LoadedConfig(config: config, file: file, root: root)
+        let loaded = LoadedConfig(config: config, file: file, root: root)
+        // `data` belongs to the task, which names the keys it reads; here only keys no task
+        // reads are refused (`TaskRegistry.kind(of:)` refuses another task's keys).
+        try TaskRegistry.checkKnownKeys(loaded)
+        return loaded
     }
 
     // MARK: Unknown keys
@@ -120,6 +143,7 @@ public enum ConfigLoader {
             guard let dict = known as? [String: Any] else { return }
             for (k, v) in mapping {
                 let key = k.string ?? "\(k)"
+                if path.isEmpty && key == "data" { continue }  // the task's section: TaskRegistry.checkSections
                 guard let sub = dict[key] else {
                     let dotted = (path + [key]).joined(separator: ".")
                     throw ConfigError(file: file, line: k.mark?.line, key: dotted, "unknown key")
@@ -138,7 +162,7 @@ public enum ConfigLoader {
 
     // MARK: Decoding errors
 
-    private static func describe(_ error: DecodingError, root: Node, file: String) -> ConfigError {
+    static func describe(_ error: DecodingError, root: Node, file: String) -> ConfigError {
         func located(_ path: [CodingKey], _ message: String) -> ConfigError {
             let keys = path.map { $0.intValue.map(String.init) ?? $0.stringValue }
             return ConfigError(file: file, line: node(at: keys, in: root)?.mark?.line,

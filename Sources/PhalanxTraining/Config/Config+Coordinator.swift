@@ -46,8 +46,10 @@ public struct SweepConfig: Codable, Equatable, Sendable {
     public var method: String
     /// Number of trials of a random search.
     public var trials: Int
-    /// What ranks the trials, larger is better: `validation_accuracy` or `test_accuracy`.
-    public var metric: String
+    /// What ranks the trials: any metric the task reports (`validation_accuracy`,
+    /// `test_loss`, `validation_bits_per_char`), best first by its direction; nil: the
+    /// task's monitored metric.
+    public var metric: String?
     /// Rank groups under mpirun (0: one per rank, at most one per trial).
     public var groups: Int
     /// Dotted config keys (`train.optimizer.lr`) and how to choose their values.
@@ -56,7 +58,7 @@ public struct SweepConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case method, trials, metric, groups, parameters }
 
     public init() {
-        method = "grid"; trials = 8; metric = "validation_accuracy"; groups = 0; parameters = [:]
+        method = "grid"; trials = 8; metric = nil; groups = 0; parameters = [:]
     }
 
     public init(from decoder: Decoder) throws {
@@ -64,7 +66,7 @@ public struct SweepConfig: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         method = try c.decodeIfPresent(String.self, forKey: .method) ?? d.method
         trials = try c.decodeIfPresent(Int.self, forKey: .trials) ?? d.trials
-        metric = try c.decodeIfPresent(String.self, forKey: .metric) ?? d.metric
+        metric = try c.decodeIfPresent(String.self, forKey: .metric)
         groups = try c.decodeIfPresent(Int.self, forKey: .groups) ?? d.groups
         parameters = try c.decode([String: SweepParameter].self, forKey: .parameters)
     }

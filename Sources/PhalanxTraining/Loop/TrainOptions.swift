@@ -1,0 +1,39 @@
+// Options of one `train` invocation that are not part of the experiment, and the
+// failures of a run that are not config, data or checkpoint errors.
+
+/// Options of one `train` invocation that are not part of the experiment.
+public struct TrainOptions: Sendable {
+    /// Continue from the newest good checkpoint of the run.
+    public var resume = false
+    /// Stop after this many epochs in total (the schedule still plans for all of them),
+    /// as an interrupted run would.
+    public var stopAfterEpochs: Int?
+    /// Print nothing (tests).
+    public var quiet = false
+    /// Force plain progress lines (true) or the bar (false); nil: bar on a terminal.
+    public var interactive: Bool?
+    /// Train on these samples of the training split (indices after the validation
+    /// split; repeats allowed) instead of all of it: a bagging member's bootstrap
+    /// sample or a boosting round's resample. Normalisation is still fitted on the whole
+    /// split, so every member of an ensemble sees its inputs scaled alike. Tasks that
+    /// cannot train on a subset refuse it.
+    public var trainIndices: [Int]?
+    /// Put before every printed line (`[member-2] `), when several runs share one terminal.
+    public var linePrefix = ""
+    public init() {}
+}
+
+/// Failures of a run that are not config, data or checkpoint errors.
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFiniteLoss(step: Int, epoch: Int)
+    case ranksDisagree(String)
+
+    public var description: String {
+        switch self {
+        case let .nonFiniteLoss(step, epoch):
+            "the loss became NaN or infinite at step \(step) (epoch \(epoch)); lower train.optimizer.lr or set train.clip_norm"
+        case let .ranksDisagree(what):
+            "the ranks do not run the same experiment: their \(what) differ; start every rank with the same config and data"
+        }
+    }
+}

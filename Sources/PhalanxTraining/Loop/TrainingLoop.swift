@@ -1,0 +1,325 @@
+// The one training loop: epochs of steps (schedule, clipping, the optimizer step, one
+// gradient reducer for every task), evaluation into named metrics, checkpoints with
+// `latest` and `best` by a monitored metric, early stopping on it, exact resume and the
+// run summary — for any `TrainingTask`.
+//
+// Under mpirun every rank runs this loop on its part of each global batch; the reducer
+// sums the ranks' gradients (each normalised by the global batch) before the optimizer
+// step, so N ranks follow the trajectory of one process. Rank 0 chooses the checkpoint
+// to resume from, prints, writes metrics, checkpoints and the summary.
+import Foundation
+import PhalanxCore
+import PhalanxDistributed
+import PhalanxNN
+
+/// Trains one task to the end (or an early stop) and evaluates it.
+public final class TrainingLoop<Task: TrainingTask> {
+    public let context: TaskContext
+    private var config: ExperimentConfig { context.config }
+    private var comm: Communicator { context.communicator }
+    private let progress: ProgressReporter
+    /// The registry name the summary and checkpoints carry.
+    public let taskName: String
+
+    public init(_ loaded: LoadedConfig, taskName: String, options: TrainOptions = TrainOptions(),
+                communicator: Communicator = LocalCommunicator()) {
+        context = TaskContext(loaded: loaded, communicator: communicator, options: options)
+        self.taskName = taskName
+        progress = ProgressReporter(logEvery: loaded.config.train.logEvery, interactive: options.interactive,
+                                    quiet: options.quiet || communicator.rank != 0, prefix: options.linePrefix)
+    }
+
+    /// The metric watched for `best` and early stopping, and which way it improves.
+    func monitored() throws -> (name: String, direction: MetricDirection) {
+        let name = config.checkpoint.monitor ?? Task.defaultMonitor
+        let specs = Task.metrics.map { ("validation_\($0.name)", $0.direction) }
+        guard let found = specs.first(where: { $0.0 == name }) else {
+            throw context.fail("checkpoint.monitor", "'\(name)' is not a validation metric of the \(taskName) task; known: "
+                + specs.map(\.0).joined(separator: ", "))
+        }
+        return (name, found.1)
+    }
+
+    @discardableResult
+    public func run() throws -> RunSummary {
+        let t = config.train, fail = context.fail, rank = comm.rank, world = comm.size, isRoot = rank == 0
+        try validate()
+        if t.threads > 0 { Parallel.threads = t.threads }
+        let monitor = try monitored()
+        try TaskRegistry.kind(named: taskName)?.checkSections(context.loaded)
+        let store = CheckpointStore(run: config.name, runs: URL(fileURLWithPath: config.checkpoint.directory),
+                                    keep: config.checkpoint.keep)
+        typealias Saved = TaskCheckpointState<Task.State>
+        let resumed = context.options.resume ? try chooseCheckpoint(store, as: Saved.self) : nil
+        let trainerFile = resumed.map { $0.directory.appendingPathComponent(CheckpointLayout.trainer).path } ?? ""
+        let task = try Task(context, saved: resumed.map { SavedTaskState(state: $0.trainer.task, file: trainerFile) })
+        let model = task.network
+        let parameters = model.parameters
+        let optimizer = try OptimizerFactory.make(t, fail: fail)
+        let batches = task.batchesPerEpoch
+        let schedule = try ScheduleFactory.make(t, batchesPerEpoch: batches, fail: fail)
+        let dropouts = allLayers(of: model).compactMap { $0 as? Dropout }
+        progress.unit = task.unit
+        if t.earlyStopping != nil && !task.splits.contains(.validation) {
+            throw fail("train.early_stopping", "needs a validation split: set data.validation to a number of held-out samples")
+        }
+        if world > 1 && batches > 0 { try agreeAcrossRanks(task) }
+
+        var state = RunState(config: config, worldSize: world, monitor: monitor.name, dropoutRNG: dropouts.map(\.rng))
+        if let ckpt = resumed {
+            try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.appendingPathComponent(CheckpointLayout.model).path)
+            do {
+                try optimizer.loadState(ckpt.optimizer.entries.mapValues(\.tensor), step: ckpt.trainer.run.step,
+                                        parameters: parameters)
+            } catch {
+                throw CheckpointError(file: ckpt.directory.appendingPathComponent(CheckpointLayout.optimizer).path,
+                                      .io("optimizer state does not fit this model: \(error)"))
+            }
+            state = ckpt.trainer.run
+            state.config = config
+            if state.monitor != monitor.name { state.best = nil; state.bestStep = nil; state.monitor = monitor.name }
+            if state.configHash != config.hash {
+                progress.say("resume: note — the config differs from the one the checkpoint was trained with")
+                state.configHash = config.hash
+            }
+            for (d, rng) in zip(dropouts, state.dropoutRNG) { d.rng = rng }
+            progress.say("resumed \(config.name) from \(ckpt.directory.path) (epoch \(state.epoch), step \(state.step))")
+        }
+        state.worldSize = world
+        if !isRoot {
+            // Each rank its own dropout masks (rank 0 keeps the stream a checkpoint saves).
+            for (i, d) in dropouts.enumerated() {
+                d.rng = RNG(seed: config.seed &+ UInt64(rank) &* 0x9E37_79B9_7F4A_7C15, stream: 5000 + UInt64(i))
+            }
+        }
+        let metrics = isRoot ? try MetricsLog(url: context.runDirectory.appendingPathComponent("metrics.jsonl"),
+                                              keepThroughStep: context.options.resume ? state.step : nil) : nil
+        // One model on every rank: rank 0's weights and statistics win.
+        try broadcast(model)
+        let reducer = try makeReducer(model, parameters)
+        progress.say("\(config.name): \(ModelState.parameterCount(ModelState.tensors(of: model))) parameters; "
+            + task.description + "; \(t.epochs) epochs of \(batches) batches of \(t.batchSize); "
+            + "\(Parallel.threads) threads" + (world > 1 ? " on each of \(world) ranks" : ""))
+
+        let started = Date()
+        let elapsedBefore = state.elapsed
+        func now() -> Double { elapsedBefore + Date().timeIntervalSince(started) }
+        var stoppedEarly = false
+        var lastCheckpoint: URL? = resumed?.directory
+        var trainSamples = 0, trainSeconds = 0.0
+        let lastEpoch = min(t.epochs, context.options.stopAfterEpochs ?? t.epochs)
+        let step = StandardStep(
+            zero: { model.zeroGradients() },
+            check: { out in
+                guard out.loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, epoch: state.epoch + 1) }
+            },
+            reduce: { try reducer?.finish() },
+            apply: {
+                if t.clipNorm > 0 { clipGradientNorm(parameters, maxNorm: t.clipNorm) }
+                optimizer.learningRate = schedule.rate(at: state.step, base: t.optimizer.lr)
+                optimizer.step(parameters)
+            })
+
+        while state.epoch < lastEpoch {
+            let epoch = state.epoch + 1
+            try task.startEpoch(epoch)
+            let epochStart = Date()
+            var lossSum = 0.0, units = 0, samples = 0, correct = 0, counted = false
+            for b in 0..<batches {
+                let out = try task.trainStep(batch: b, step: step)
+                state.step += 1
+                lossSum += out.loss * Double(out.globalUnits)
+                units += out.units
+                samples += out.samples
+                if let c = out.correct { correct += c; counted = true }
+                let secs = Date().timeIntervalSince(epochStart)
+                progress.step(epoch: epoch, epochs: t.epochs, batch: b + 1, batches: batches,
+                              samplesPerSec: Double(samples * world) / max(secs, 1e-9),
+                              loss: lossSum / Double(max(units, 1)),  // this rank's estimate of the mean
+                              lr: optimizer.learningRate, elapsed: secs)
+            }
+            try task.endEpoch(epoch)
+            let totals = try comm.allreduceSum([lossSum, Double(units), Double(samples), Double(correct)])
+            let epochSeconds = Date().timeIntervalSince(epochStart)
+            trainSamples += Int(totals[2]); trainSeconds += epochSeconds
+            state.epoch = epoch
+            state.dropoutRNG = dropouts.map(\.rng)
+            let rate = totals[2] / max(epochSeconds, 1e-9)
+            var train: [String: Double] = ["loss": totals[0] / max(totals[1], 1)]
+            if counted { train["accuracy"] = totals[3] / max(totals[1], 1) }
+            train = Task.derived(train)
+            metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "train", metrics: train,
+                                         lr: Double(optimizer.learningRate), samplesPerSec: rate, time: now()))
+            var line = String(format: "epoch %d/%d  train ", epoch, t.epochs) + Self.describe(train)
+                + String(format: "  %.0f %@", rate, task.unit)
+            var improved = false
+            if task.splits.contains(.validation) {
+                let v = try task.evaluate(.validation)
+                let rec = MetricRecord(step: state.step, epoch: epoch, split: "validation", metrics: v, time: now())
+                metrics?.append(rec)
+                state.history.append(rec)
+                line += "  val " + Self.describe(v)
+                if let value = v[String(monitor.name.dropFirst("validation_".count))], monitor.name.hasPrefix("validation_") {
+                    let delta = Double(t.earlyStopping?.minDelta ?? 0)
+                    if monitor.direction.improves(value, on: state.best, delta: delta) {
+                        state.best = value
+                        state.bestStep = state.step
+                        state.epochsWithoutImprovement = 0
+                        improved = true
+                    } else {
+                        state.epochsWithoutImprovement += 1
+                    }
+                }
+            }
+            state.elapsed = now()
+            progress.say(line + String(format: "  [%@]", ProgressReporter.clock(state.elapsed)))
+            let stopNow = t.earlyStopping.map { state.epochsWithoutImprovement >= $0.patience } ?? false
+            if isRoot && (epoch % max(1, config.checkpoint.everyEpochs) == 0 || epoch == lastEpoch || stopNow || improved) {
+                lastCheckpoint = try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
+                                                optimizerMetadata: ["kind": optimizer.kind],
+                                                trainer: Saved(run: state, task: task.savedState()), best: improved)
+            }
+            if stopNow {
+                progress.say("early stopping: \(monitor.name) has not improved for \(state.epochsWithoutImprovement) epochs")
+                stoppedEarly = true
+                break
+            }
+        }
+
+        // Evaluate the weights the run stands by: the best checkpoint when early stopping
+        // is on (restored here), else the final weights.
+        var finalCheckpoint = lastCheckpoint
+        var final: [String: Double] = [:]
+        if t.earlyStopping != nil, let best = state.bestStep, best != state.step {
+            let bestURL = store.url(step: best)
+            if isRoot {
+                let ckpt = try Checkpoint<Saved>.load(from: bestURL, as: Saved.self)
+                try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.path)
+            }
+            try broadcast(model)
+            progress.say("restored the best weights (step \(best), \(monitor.name) "
+                + String(format: "%.4f", state.best ?? .nan) + ")")
+            finalCheckpoint = bestURL
+            if let record = state.history.last(where: { $0.step == best }) {
+                for (k, v) in record.metrics { final["validation_\(k)"] = v }
+            }
+        } else if let record = state.history.last {
+            for (k, v) in record.metrics { final["validation_\(k)"] = v }
+        }
+        let end = task.splits.contains(.test) ? Split.test : Split.validation
+        if task.splits.contains(end) {
+            let m = try task.evaluate(end)
+            if end == .test {
+                metrics?.append(MetricRecord(step: state.step, epoch: state.epoch, split: "test", metrics: m, time: now()))
+            }
+            for (k, v) in m { final["\(end.rawValue)_\(k)"] = v }
+        }
+        // A classifier's validation figure is the best over the run (the test split gives the
+        // final weights'); a task ending on its validation split reports that evaluation.
+        if let best = state.best, end == .test { final[monitor.name] = best }
+        let summary = RunSummary(name: config.name, task: taskName, epochs: state.epoch, steps: state.step, seconds: now(),
+                                 samplesPerSec: trainSeconds > 0 ? Double(trainSamples) / trainSeconds : 0,
+                                 checkpoint: finalCheckpoint?.path ?? "", stoppedEarly: stoppedEarly,
+                                 monitor: monitor.name, metrics: final)
+        if isRoot {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(summary).write(to: context.runDirectory.appendingPathComponent("summary.json"))
+        }
+        for line in task.report(checkpoint: finalCheckpoint) { progress.say(line) }
+        // `test accuracy 0.9057 (loss 0.2810) after …`: the task's metrics, the loss last.
+        let shown = Task.metrics.filter { $0.name != "loss" }.compactMap { spec in
+            final["\(end.rawValue)_\(spec.name)"].map { String(format: "%@ %.4f", spec.name.replacingOccurrences(of: "_", with: " "), $0) }
+        } + [final["\(end.rawValue)_loss"].map { String(format: "(loss %.4f)", $0) }].compactMap { $0 }
+        progress.say("\(end == .test ? "test" : "held-out") " + shown.joined(separator: " ")
+            + String(format: " after %d epochs, %d steps, %@ — %.0f %@", state.epoch, state.step,
+                     ProgressReporter.clock(summary.seconds), summary.samplesPerSec, task.unit))
+        progress.say("outputs: \(context.runDirectory.path)/ (metrics.jsonl, summary.json, checkpoints/)")
+        if let c = finalCheckpoint { progress.say("evaluate: phalanx evaluate --checkpoint \(c.path)") }
+        return summary
+    }
+
+    /// `loss 0.1234 acc 0.9000`, in the order of the task's metrics.
+    static func describe(_ m: [String: Double]) -> String {
+        Task.metrics.compactMap { spec in m[spec.name].map { String(format: "%@ %.4f", spec.label, $0) } }
+            .joined(separator: " ")
+    }
+
+    // MARK: Ranks
+
+    /// The gradient path of every task: a bucketed reducer on its own communicator,
+    /// fed by the network's "gradients ready" hook where it has one (else all buckets
+    /// are reduced when backward is over); batch norm with global statistics if asked.
+    private func makeReducer(_ model: Layer, _ parameters: [Parameter]) throws -> GradientReducer? {
+        guard comm.size > 1 else { return nil }
+        let r = GradientReducer(communicator: try comm.split(color: 0, key: comm.rank), parameters: parameters,
+                                bucketBytes: Int(config.distributed.bucketMB * 1_048_576),
+                                overlap: config.distributed.overlap)
+        (model as? Sequential)?.onGradientsReady = { r.ready($0) }
+        if config.distributed.syncBatchnorm {
+            let comm = self.comm
+            for bn in allLayers(of: model).compactMap({ $0 as? BatchNorm }) {
+                bn.reduceStatistics = { sums in
+                    do { try comm.allreduceSum(sums) } catch { comm.abort(code: 1) }
+                }
+            }
+        }
+        return r
+    }
+
+    /// The checkpoint every rank resumes from: rank 0 picks the newest good one
+    /// (reporting those it skipped) and tells the others, which load the same directory.
+    private func chooseCheckpoint<State: Decodable>(_ store: CheckpointStore, as type: State.Type) throws
+        -> Checkpoint<State>? {
+        var chosen = ""
+        var ckpt: Checkpoint<State>?
+        if comm.rank == 0 {
+            if let point = try store.resume(as: type) {
+                for s in point.skipped { progress.say("resume: skipped \(s)") }
+                ckpt = point.checkpoint
+                chosen = point.checkpoint.directory.path
+            } else {
+                progress.say("resume: no checkpoint in \(store.directory.path); starting fresh")
+            }
+        }
+        chosen = try comm.broadcast(chosen, root: 0)
+        if chosen.isEmpty { return nil }
+        return try ckpt ?? Checkpoint<State>.load(from: URL(fileURLWithPath: chosen), as: type)
+    }
+
+    /// Every rank must run the same config on the same data: a difference is an error on
+    /// every rank (no rank waits for a collective the others never reach).
+    private func agreeAcrossRanks(_ task: Task) throws {
+        let mine = "\(config.hash) \(task.batchesPerEpoch) \(task.description)"
+        let all = try comm.allgather(Array(mine.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        if let differs = all.firstIndex(where: { $0 != all[0] }) {
+            let a = all[0].split(separator: " ", maxSplits: 1), b = all[differs].split(separator: " ", maxSplits: 1)
+            let what = a[0] == b[0]
+                ? "data (\(a.dropFirst().joined()) on rank 0, \(b.dropFirst().joined()) on rank \(differs))"
+                : "config (hash \(a[0]) on rank 0, \(b[0]) on rank \(differs))"
+            throw TrainingError.ranksDisagree(what)
+        }
+    }
+
+    /// Copies rank 0's parameters and buffers to every rank.
+    private func broadcast(_ model: Layer) throws {
+        guard comm.size > 1 else { return }
+        for t in model.parameters.map(\.value) + model.buffers.map(\.value) {
+            try comm.broadcast(UnsafeMutableBufferPointer(start: t.data, count: t.count), root: 0)
+        }
+    }
+
+    private func validate() throws {
+        let t = config.train
+        let fail = context.fail
+        if t.epochs < 1 { throw fail("train.epochs", "must be at least 1, got \(t.epochs)") }
+        if t.batchSize < 1 { throw fail("train.batch_size", "must be at least 1, got \(t.batchSize)") }
+        if t.threads < 0 { throw fail("train.threads", "must not be negative") }
+        if t.clipNorm < 0 { throw fail("train.clip_norm", "must not be negative") }
+        if t.l1 < 0 { throw fail("train.l1", "must not be negative") }
+        if t.l2 < 0 { throw fail("train.l2", "must not be negative") }
+        if config.checkpoint.keep < 1 { throw fail("checkpoint.keep", "must be at least 1") }
+        if config.checkpoint.everyEpochs < 1 { throw fail("checkpoint.every_epochs", "must be at least 1") }
+        if config.name.isEmpty || config.name.contains("/") { throw fail("name", "must be a non-empty name without '/'") }
+    }
+}

@@ -1,0 +1,149 @@
+// Image classification (`task: classification`, the default for IDX and Fashion-MNIST
+// data): a network from the layer config, softmax cross-entropy (or BCE / MSE on one-hot
+// targets), auxiliary classifiers, shuffled sharded batches with augmentation, sharded
+// exact evaluation of loss and accuracy.
+import Foundation
+import PhalanxCore
+import PhalanxData
+import PhalanxDistributed
+import PhalanxNN
+
+/// Trains a classifier on image data.
+public final class ClassificationTask: TrainingTask {
+    /// What a classifier checkpoint keeps besides the loop's fields.
+    public struct State: Codable, Sendable {
+        /// Where the sampler continues (epoch and next global batch).
+        public var sampler: ShardedSampler.State
+        /// Normalisation fitted on the training split; evaluation applies the same.
+        public var normalization: NormalizationStats?
+    }
+
+    public static let metrics = [MetricSpec.loss, MetricSpec("accuracy", .max, label: "acc")]
+    public static let defaultMonitor = "validation_accuracy"
+
+    let context: TaskContext
+    public let network: Layer
+    let built: BuiltModel
+    let kind: LossKind
+    let loss: Loss
+    public let data: TrainingData
+    private var sampler: ShardedSampler
+    private var loader: BatchLoader?
+    private var lastState: ShardedSampler.State?
+    private let targets: Tensor
+    private let classes: Int
+
+    public init(_ context: TaskContext, saved: SavedTaskState<State>?) throws {
+        self.context = context
+        let config = context.config, t = config.train, fail = context.fail, comm = context.communicator
+        if t.batchSize % comm.size != 0 {
+            throw fail("train.batch_size", "the global batch of \(t.batchSize) does not split evenly over \(comm.size) ranks; "
+                + "choose a multiple of \(comm.size)")
+        }
+        guard let kind = LossKind(rawValue: t.loss == "softmax_cross_entropy" ? "cross_entropy" : t.loss) else {
+            throw fail("train.loss", "unknown loss '\(t.loss)'; known: \(LossKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.kind = kind
+        built = try ModelBuilder.build(config.model, seed: config.seed, loss: kind, fail: fail)
+        network = built.network
+        loss = kind.makeLoss()
+        var data = try TrainingData.load(config, normalization: saved?.state.normalization, fail: fail)
+        if let indices = context.options.trainIndices { data = try data.training(on: indices) }
+        self.data = data
+        classes = data.train.classCount
+        if kind == .crossEntropy && built.outputShape != [classes] {
+            throw fail("model.layers", "the model outputs \(describe(built.outputShape)) per sample but the data has \(classes) classes")
+        }
+        sampler = try ShardedSampler(sampleCount: data.train.count, globalBatchSize: t.batchSize, rank: comm.rank,
+                                     worldSize: comm.size, seed: config.seed, dropLast: t.dropLast)
+        if let saved { try sampler.restore(saved.state.sampler) }
+        targets = Tensor(shape: [t.batchSize, classes])
+    }
+
+    deinit { loader?.stop() }
+
+    public var splits: [Split] { data.validation == nil ? [.test] : [.validation, .test] }
+    public var unit: String { "img/s" }
+    public var batchesPerEpoch: Int { sampler.batchesPerEpoch }
+    public var description: String {
+        "\(data.train.count) training samples\(data.validation.map { ", \($0.count) validation" } ?? ""), "
+            + "\(data.test.count) test"
+    }
+
+    public func startEpoch(_ epoch: Int) throws {
+        loader?.stop()
+        loader = try BatchLoader(dataset: data.train, sampler: sampler, augmentation: data.augmentation,
+                                 normalization: data.normalization)
+        lastState = nil
+    }
+
+    public func computeGradients(batch index: Int) throws -> StepOutput {
+        guard let batch = loader?.next() else {
+            preconditionFailure("ClassificationTask: the loader ended before batch \(index) of \(batchesPerEpoch)")
+        }
+        let target: LossTarget
+        if kind == .crossEntropy {
+            target = .labels(batch.labels)
+        } else {
+            targets.resize([batch.count, classes])
+            oneHot(batch.labels, classCount: classes, into: targets)
+            target = .values(targets)
+        }
+        for aux in built.auxiliaries {
+            aux.target = target
+            aux.normalizer = Float(batch.globalCount)
+        }
+        let logits = network.forward(batch.images, mode: .training)
+        let (mainLoss, gradient) = loss.evaluate(logits, target: target, weights: nil, normalizer: Float(batch.globalCount))
+        // The training objective: the main loss plus the auxiliary classifiers' weighted losses.
+        let l = built.auxiliaries.reduce(mainLoss) { $0 + $1.lastLoss }
+        let correct = correctCount(logits: logits, labels: batch.labels)
+        lastState = batch.resumeState
+        if l.isFinite { _ = network.backward(gradient) }
+        return StepOutput(loss: Double(l), globalUnits: batch.globalCount, units: batch.count, samples: batch.count,
+                          correct: correct)
+    }
+
+    public func endEpoch(_ epoch: Int) throws {
+        loader?.stop()
+        loader = nil
+        if let s = lastState { try sampler.restore(s) }
+        sampler.startNextEpoch()
+    }
+
+    /// Loss and accuracy over this rank's shard, sums reduced over the ranks: exact, no padding.
+    public func evaluate(_ split: Split) throws -> [String: Double] {
+        let dataset: Dataset
+        switch split {
+        case .train: dataset = data.train
+        case .validation: guard let v = data.validation else { return [:] }; dataset = v
+        case .test: dataset = data.test
+        }
+        let comm = context.communicator
+        let local = try Evaluation.run(network, on: dataset, normalization: data.normalization, loss: loss, kind: kind,
+                                       batchSize: max(1, context.config.train.batchSize / comm.size),
+                                       rank: comm.rank, worldSize: comm.size)
+        let s = try comm.allreduceSum([local.lossSum, Double(local.correct), Double(local.count)])
+        let count = max(s[2], 1)
+        return ["loss": s[0] / count, "accuracy": s[1] / count]
+    }
+
+    public func savedState() -> State { State(sampler: sampler.state, normalization: data.normalization) }
+}
+
+extension ClassificationTask {
+    /// The registry entry.
+    public static let kind = TaskKind(
+        ClassificationTask.self, name: "classification", datasets: ["fashion-mnist", "mnist", "idx"],
+        dataKeys: ["directory", "train_images", "train_labels", "test_images", "test_labels", "validation", "split_seed",
+                   "normalize", "crop_padding", "horizontal_flip", "noise_std", "limit"],
+        ensembles: true,
+        evaluate: { url, request in
+            let r = try CheckpointEvaluation.run(checkpoint: url, split: request.split, batchSize: request.batchSize)
+            return EvaluationReport(values: ["accuracy": r.accuracy, "loss": r.loss, "samples": Double(r.count),
+                                             "step": Double(r.step)],
+                                    labels: ["split": request.split],
+                                    line: String(format: "%@ %@: accuracy %.4f  loss %.4f  (%d samples, step %d)",
+                                                 url.path, request.split, r.accuracy, r.loss, r.count, r.step))
+        })
+}

@@ -1,0 +1,139 @@
+// Character language models (`task: language_model`, the default for `data.dataset:
+// text`): truncated BPTT over a text corpus, held-out bits per character.
+//
+// The training text is cut into `batch_size` streams of equal length (stream n starts
+// at n·S); each step takes the next `sequence_length` characters of every stream, and
+// the model (embedding → recurrent layers with `return_sequences` → a linear projection
+// per step) predicts each next character. Recurrent layers carry their state from one
+// chunk to the next (truncated BPTT) and start from zeros each epoch. Under mpirun each
+// rank runs its share of the streams; the loss is averaged over all N·T characters.
+import Foundation
+import PhalanxCore
+import PhalanxData
+import PhalanxNN
+
+/// Trains a character language model.
+public final class LanguageModelTask: TrainingTask {
+    /// What a language-model checkpoint keeps besides the loop's fields.
+    public struct State: Codable, Sendable {
+        /// The vocabulary, in id order, as one string.
+        public var vocabulary: String
+    }
+
+    public static let metrics = [MetricSpec.loss, MetricSpec("bits_per_char", .min, label: "bits/char")]
+    public static let defaultMonitor = "validation_bits_per_char"
+    public static func derived(_ m: [String: Double]) -> [String: Double] {
+        var m = m
+        if let l = m["loss"] { m["bits_per_char"] = l / log(2) }
+        m["accuracy"] = nil
+        return m
+    }
+
+    let context: TaskContext
+    public let network: Layer
+    let corpus: TextCorpus
+    let recurrent: [Recurrent]
+    let loss = SoftmaxCrossEntropy()
+    let vocabulary: String
+    let streams: Range<Int>
+    let streamLength: Int
+    public let batchesPerEpoch: Int
+    private let inputs: Tensor
+    private var labels: [Int32]
+
+    public init(_ context: TaskContext, saved: SavedTaskState<State>?) throws {
+        self.context = context
+        let config = context.config, t = config.train, d = config.data, fail = context.fail
+        guard d.sequenceLength > 0 else { throw fail("data.sequence_length", "must be positive") }
+        if t.loss != "cross_entropy" && t.loss != "softmax_cross_entropy" {
+            throw fail("train.loss", "a language model is trained with cross_entropy (next-character log-likelihood), not '\(t.loss)'")
+        }
+        corpus = try TextCorpus.load(paths: d.text, heldOut: d.validation)
+        vocabulary = String(String.UnicodeScalarView(corpus.vocabulary))
+        if let saved, saved.state.vocabulary != vocabulary {
+            throw CheckpointError(file: saved.file, .io("its vocabulary differs from this text's; resume needs the same text"))
+        }
+        let built = try ModelBuilder.build(config.model, seed: config.seed, vocabulary: corpus.vocabulary.count, fail: fail)
+        network = built.network
+        let T = d.sequenceLength, N = t.batchSize
+        guard config.model.input.count == 1, config.model.input[0] == T else {
+            throw fail("model.input", "a language model's input is [sequence_length], here [\(T)]")
+        }
+        guard built.outputShape == [T, corpus.vocabulary.count] else {
+            throw fail("model.layers", "the model must output [\(T), \(corpus.vocabulary.count)] (a score per character "
+                + "of the vocabulary at every step), it outputs \(built.outputShape)")
+        }
+        recurrent = LanguageModel.recurrentLayers(of: network)
+        for r in recurrent { r.carryState = true }
+        guard N >= context.communicator.size else {
+            throw fail("train.batch_size", "\(N) streams cannot be shared by \(context.communicator.size) ranks")
+        }
+        streams = context.share(N)
+        streamLength = corpus.train.count / N
+        batchesPerEpoch = (streamLength - 1) / T
+        guard batchesPerEpoch > 0 else {
+            throw fail("train.batch_size", "\(corpus.train.count) training characters in \(N) streams leave no chunk of \(T)")
+        }
+        inputs = Tensor(shape: [streams.count, T])
+        labels = [Int32](repeating: 0, count: streams.count * T)
+    }
+
+    public var splits: [Split] { [.validation] }
+    public var unit: String { "chars/s" }
+    public var description: String {
+        "\(corpus.vocabulary.count) characters in the vocabulary, \(corpus.train.count) training and "
+            + "\(corpus.heldOut.count) held-out characters, chunks of \(context.config.data.sequenceLength) characters"
+    }
+
+    public func startEpoch(_ epoch: Int) throws {
+        for r in recurrent { r.resetState() }
+    }
+
+    public func computeGradients(batch index: Int) throws -> StepOutput {
+        let T = context.config.data.sequenceLength, N = context.config.train.batchSize, n = streams.count
+        LanguageModel.fill(inputs, &labels, from: corpus.train, streams: streams, streamLength: streamLength,
+                           offset: index * T, steps: T)
+        let logits = network.forward(inputs, mode: .training)
+        let v = corpus.vocabulary.count
+        // Averaged over all N·T characters of the step, whichever rank holds them.
+        let (l, g) = loss.evaluate(logits.reshaped([n * T, v]), target: .labels(labels), weights: nil,
+                                   normalizer: Float(N * T))
+        if l.isFinite { _ = network.backward(g.reshaped([n, T, v])) }
+        return StepOutput(loss: Double(l), globalUnits: N * T, units: n * T, samples: n * T)
+    }
+
+    /// Held-out bits per character, read as one stream by rank 0.
+    public func evaluate(_ split: Split) throws -> [String: Double] {
+        guard split == .validation else { return [:] }
+        let bits = try context.onRoot(1) {
+            [try LanguageModel.bitsPerCharacter(network, recurrent: recurrent, ids: corpus.heldOut,
+                                                vocabulary: corpus.vocabulary.count, steps: context.config.data.sequenceLength)]
+        }[0]
+        return ["loss": bits * log(2), "bits_per_char": bits]
+    }
+
+    public func savedState() -> State { State(vocabulary: vocabulary) }
+
+    public func report(checkpoint: URL?) -> [String] {
+        checkpoint.map { ["generate: phalanx generate --checkpoint \($0.path) --prompt 'The ' --length 200"] } ?? []
+    }
+}
+
+extension LanguageModelTask {
+    /// The registry entry.
+    public static let kind = TaskKind(
+        LanguageModelTask.self, name: "language_model", datasets: ["text"],
+        dataKeys: ["text", "validation", "sequence_length"],
+        evaluate: { url, _ in
+            let r = try LanguageModel.evaluate(checkpoint: url)
+            return EvaluationReport(values: ["held_out_bits_per_character": r.bitsPerCharacter,
+                                             "characters": Double(r.characters), "step": Double(r.step)],
+                                    labels: [:],
+                                    line: String(format: "%@ held-out text: %.4f bits per character  (%d characters, step %d)",
+                                                 url.path, r.bitsPerCharacter, r.characters, r.step))
+        },
+        generate: { url, g in
+            try LanguageModel.generate(checkpoint: url, prompt: g.prompt, length: g.length, temperature: g.temperature,
+                                       topK: g.topK, seed: g.seed, stop: g.stop)
+        })
+}
