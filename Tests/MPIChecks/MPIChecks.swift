@@ -29,6 +29,7 @@ struct MPIChecks {
             ("uneven last batch (drop_last: false)", { try equivalence($0, .uneven) }),
             ("sync batch norm: N ranks = 1 process", { try equivalence($0, .syncBatchNorm) }),
             ("char LM and encoder–decoder: N ranks = 1 process", sequences),
+            ("a task in one file (regression): N ranks = 1 process", regressionTask),
             ("ranks that disagree stop with one message", disagreement),
             ("bagged ensemble in rank groups = members trained alone", ensemble),
         ]
@@ -317,6 +318,50 @@ struct MPIChecks {
                              kind, world.size, worst.relative, worst.name))
                 if !(worst.relative <= 1e-5) { bad.append("\(kind) weights differ: \(worst.name) by \(worst.relative) relative") }
             }
+        }
+        let verdict = try world.allreduceSum([Double(bad.count)])
+        if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
+        return bad
+    }
+
+    // MARK: A task of the loop
+
+    /// RegressionTask (Tests/Support), registered like any new task, trained by the one
+    /// loop on every rank, ends with the weights of one process — with a resume half way.
+    static func regressionTask(_ world: Communicator) throws -> [String] {
+        TaskRegistry.register(RegressionTask.kind)
+        let dir = try world.broadcast(NSTemporaryDirectory() + "phalanx-mpi-reg-\(UUID().uuidString)", root: 0)
+        defer { removeData(world, dir) }
+        func yaml(_ name: String) -> String {
+            """
+            name: \(name)
+            seed: 4
+            task: regression
+            data: {samples: 512, features: 5, noise: 0.05}
+            model: {input: [5], layers: [{kind: linear, name: hidden, out: 8}, {kind: tanh}, {kind: linear, name: out, out: 1}]}
+            train: {epochs: 4, batch_size: 32, optimizer: {kind: adam, lr: 0.01}}
+            checkpoint: {directory: \(dir)/runs}
+            """
+        }
+        var quiet = TrainOptions()
+        quiet.quiet = true
+        var half = quiet
+        half.stopAfterEpochs = 2
+        var resume = quiet
+        resume.resume = true
+        let ranks = try ConfigLoader.load(yaml: yaml("reg-ranks"))
+        _ = try TaskRegistry.kind(of: ranks).train(ranks, options: half, communicator: world)
+        _ = try TaskRegistry.kind(of: ranks).train(ranks, options: resume, communicator: world)
+        var bad: [String] = []
+        if world.rank == 0 {
+            let alone = try ConfigLoader.load(yaml: yaml("reg-alone"))
+            let s = try TaskRegistry.kind(of: alone).train(alone, options: quiet)
+            let a = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/reg-ranks/checkpoints/latest/model.safetensors"))
+            let b = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/reg-alone/checkpoints/latest/model.safetensors"))
+            let worst = largestDifference(a, b)
+            print(String(format: "     regression: %d ranks (resumed after epoch 2) vs 1 process: largest relative difference %.2e (%@); test MSE %.4f",
+                         world.size, worst.relative, worst.name, s.metrics["test_loss"] ?? .nan))
+            if !(worst.relative <= 1e-5) { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
         }
         let verdict = try world.allreduceSum([Double(bad.count)])
         if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }

@@ -139,8 +139,9 @@ public enum TaskRegistry {
             guard let k = kinds.first(where: { $0.name == name }) else {
                 throw fail("task", "unknown task '\(name)'; known: \(kinds.map(\.name).joined(separator: ", "))")
             }
+            // A data set written for another task contradicts `task` (the default one does not).
             let implied = kinds.first { $0.datasets.contains(config.data.dataset) }
-            if let implied, implied.name != k.name {
+            if let implied, implied.name != k.name, config.data.dataset != DataConfig().dataset {
                 throw fail("data.dataset", "'\(config.data.dataset)' is data of the \(implied.name) task, not of \(name)")
             }
             return k
