@@ -42,20 +42,37 @@ import Testing
             .generate(checkpoint: latest("charlm"), GenerationRequest(prompt: "ab", length: 4, temperature: 0))
     }
 
+    /// ‖a − b‖ / ‖b‖ over all tensors together (a bias that batch norm cancels stays
+    /// near zero, so a per-tensor ratio says nothing about it).
+    func relativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> Double {
+        var d = 0.0, n = 0.0
+        for (name, y) in b {
+            guard let x = a[name], x.count == y.count else { return .infinity }
+            for i in 0..<y.count { d += Double(x[i] - y[i]) * Double(x[i] - y[i]); n += Double(y[i]) * Double(y[i]) }
+        }
+        return (d / max(n, 1e-30)).squareRoot()
+    }
+
     @Test(arguments: ["classifier", "charlm", "seq2seq"])
-    func oldCheckpointsResumeToTheOldCodesWeights(task: String) throws {
+    func oldCheckpointsResumeOnTheOldTrajectory(task: String) throws {
         try install()
         defer { try? FileManager.default.removeItem(atPath: Self.root) }
         let config = try ConfigLoader.load(path: "\(Self.root)/\(task).yaml")
         var options = TrainOptions()
         options.quiet = true
         options.resume = true
-        let summary = try TaskRegistry.kind(of: config).train(config, options: options)
-        #expect(summary.epochs == 2)
+        let kind = try TaskRegistry.kind(of: config)
+        let summary = try kind.train(config, options: options)
+        let straightSteps = try Checkpoint<RunState>.load(from: latest("\(task)-straight"), as: RunState.self).step
+        #expect(summary.epochs == 2 && summary.steps == straightSteps)
         // `latest`: with early stopping on, the summary names the best checkpoint instead.
         let resumed = try ModelState.tensors(ofCheckpoint: latest(task).path)
-        let straight = try ModelState.tensors(ofCheckpoint: latest("\(task)-straight").path)
-        #expect(resumed.keys.sorted() == straight.keys.sorted())
-        for (name, values) in straight { #expect(resumed[name] == values, "\(task): \(name) differs from the old code's") }
+        // The old code's trajectory: its weights after both epochs in one go. Identical
+        // (0) with the kernels that wrote the fixture where they are deterministic; BLAS
+        // kernels of other CPUs round differently, hence a bound rather than equality.
+        let old = try ModelState.tensors(ofCheckpoint: latest("\(task)-straight").path)
+        #expect(resumed.keys.sorted() == old.keys.sorted())
+        let relative = relativeDifference(resumed, old)
+        #expect(relative < 1e-5, "\(task): \(relative) relative to the old code's weights")
     }
 }
