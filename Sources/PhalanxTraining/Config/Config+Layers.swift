@@ -1,3 +1,4 @@
+import Foundation
 // The model-config language: one `LayerSpec` per layer, containers nesting specs.
 
 /// One layer of a model config. `kind` picks the layer; the other keys are its
@@ -63,17 +64,11 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         self.name = name
     }
 
-    /// The keys set in this spec (for checking which a kind accepts).
+    /// The keys set in this spec besides `kind`, `name` and `repeat` (for checking which
+    /// a kind accepts): the keys it encodes to, since unset keys are left out.
     var setKeys: [String] {
-        var keys: [String] = []
-        func add(_ v: Any?, _ k: CodingKeys) { if v != nil { keys.append(k.rawValue) } }
-        add(out, .out); add(kernel, .kernel); add(stride, .stride); add(padding, .padding)
-        add(groups, .groups); add(bias, .bias); add(initializer, .initializer); add(slope, .slope)
-        add(perChannel, .perChannel); add(p, .p); add(size, .size); add(alpha, .alpha)
-        add(beta, .beta); add(k, .k); add(momentum, .momentum); add(eps, .eps)
-        add(layers, .layers); add(shortcut, .shortcut); add(branches, .branches); add(weight, .weight)
-        add(numLayers, .numLayers); add(bidirectional, .bidirectional); add(peephole, .peephole)
-        add(returnSequences, .returnSequences)
-        return keys
+        guard let data = try? JSONEncoder().encode(self),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+        return object.keys.filter { !["kind", "name", "repeat"].contains($0) }.sorted()
     }
 }
