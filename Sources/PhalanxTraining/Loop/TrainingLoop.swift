@@ -217,8 +217,10 @@ public final class TrainingLoop<Task: TrainingTask> {
         // A classifier's validation figure is the best over the run (the test split gives the
         // final weights'); a task ending on its validation split reports that evaluation.
         if let best = state.best, end == .test { final[monitor.name] = best }
+        let rate = trainSeconds > 0 ? Double(trainSamples) / trainSeconds : 0
+        for (k, v) in task.summaryFields(metrics: final, samplesPerSec: rate) where final[k] == nil { final[k] = v }
         let summary = RunSummary(name: config.name, task: taskName, epochs: state.epoch, steps: state.step, seconds: now(),
-                                 samplesPerSec: trainSeconds > 0 ? Double(trainSamples) / trainSeconds : 0,
+                                 samplesPerSec: rate,
                                  checkpoint: finalCheckpoint?.path ?? "", stoppedEarly: stoppedEarly,
                                  monitor: monitor.name, metrics: final)
         if isRoot {

@@ -157,6 +157,9 @@ public protocol TrainingTask: AnyObject {
     func savedState() -> State
     /// Lines printed after the final evaluation (examples, what to run next).
     func report(checkpoint: URL?) -> [String]
+    /// Figures summary.json carries besides the metrics, under the names scripts read
+    /// (`train_samples_per_sec`; a language model's `held_out_bits_per_character`).
+    func summaryFields(metrics: [String: Double], samplesPerSec: Double) -> [String: Double]
 }
 
 extension TrainingTask {
@@ -166,6 +169,9 @@ extension TrainingTask {
     public func endEpoch(_ epoch: Int) throws {}
     public static func derived(_ metrics: [String: Double]) -> [String: Double] { metrics }
     public func report(checkpoint: URL?) -> [String] { [] }
+    public func summaryFields(metrics: [String: Double], samplesPerSec: Double) -> [String: Double] {
+        ["train_samples_per_sec": samplesPerSec]
+    }
     public static var metricNames: [String] {
         Split.allCases.flatMap { s in metrics.map { "\(s.rawValue)_\($0.name)" } }
     }

@@ -114,6 +114,10 @@ public final class LanguageModelTask: TrainingTask {
 
     public func savedState() -> State { State(vocabulary: vocabulary) }
 
+    public func summaryFields(metrics: [String: Double], samplesPerSec: Double) -> [String: Double] {
+        ["train_characters_per_sec": samplesPerSec, "held_out_bits_per_character": metrics["validation_bits_per_char"] ?? .nan]
+    }
+
     public func report(checkpoint: URL?) -> [String] {
         checkpoint.map { ["generate: phalanx generate --checkpoint \($0.path) --prompt 'The ' --length 200"] } ?? []
     }

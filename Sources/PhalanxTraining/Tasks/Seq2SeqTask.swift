@@ -107,6 +107,10 @@ public final class Seq2SeqTask: TrainingTask {
               maxSourceLength: data.maxSourceLength, maxTargetLength: data.maxTargetLength)
     }
 
+    public func summaryFields(metrics: [String: Double], samplesPerSec: Double) -> [String: Double] {
+        ["train_pairs_per_sec": samplesPerSec, "test_pairs": Double(data.test.count)]
+    }
+
     /// A few test pairs as the model answers them.
     public func report(checkpoint: URL?) -> [String] {
         guard context.isRoot else { return [] }
