@@ -17,13 +17,7 @@ public struct MetricRecord: Codable, Equatable, Sendable {
     /// The task's other metrics of this split, by name.
     public var values: [String: Double]
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+    private typealias Key = FlatKey
     private static let fixed: Set<String> = ["step", "epoch", "split", "loss", "accuracy", "lr", "samples_per_sec", "time"]
 
     public init(step: Int, epoch: Int, split: String, loss: Double, accuracy: Double? = nil,
@@ -50,11 +44,7 @@ public struct MetricRecord: Codable, Equatable, Sendable {
         lr = try c.decodeIfPresent(Double.self, forKey: Key("lr"))
         samplesPerSec = try c.decodeIfPresent(Double.self, forKey: Key("samples_per_sec"))
         time = try c.decode(Double.self, forKey: Key("time"))
-        var values: [String: Double] = [:]
-        for k in c.allKeys where !Self.fixed.contains(k.stringValue) {
-            if let v = try? c.decode(Double.self, forKey: k) { values[k.stringValue] = v }
-        }
-        self.values = values
+        values = FlatKey.numbers(in: c, except: Self.fixed)
     }
 
     public func encode(to encoder: Encoder) throws {

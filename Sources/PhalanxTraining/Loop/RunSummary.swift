@@ -29,13 +29,7 @@ public struct RunSummary: Codable, Sendable {
         self.monitor = monitor; self.metrics = metrics
     }
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+    private typealias Key = FlatKey
     private static let fixed: Set<String> = ["name", "task", "epochs", "steps", "seconds", "samples_per_sec",
                                               "checkpoint", "stopped_early", "monitor"]
 
@@ -49,10 +43,7 @@ public struct RunSummary: Codable, Sendable {
         checkpoint = try c.decodeIfPresent(String.self, forKey: Key("checkpoint")) ?? ""
         stoppedEarly = try c.decodeIfPresent(Bool.self, forKey: Key("stopped_early")) ?? false
         monitor = try c.decodeIfPresent(String.self, forKey: Key("monitor"))
-        var metrics: [String: Double] = [:]
-        for k in c.allKeys where !Self.fixed.contains(k.stringValue) {
-            if let v = try? c.decode(Double.self, forKey: k) { metrics[k.stringValue] = v }
-        }
+        let metrics = FlatKey.numbers(in: c, except: Self.fixed)
         samplesPerSec = try c.decodeIfPresent(Double.self, forKey: Key("samples_per_sec"))
             ?? metrics["train_samples_per_sec"] ?? metrics["train_characters_per_sec"] ?? 0
         self.metrics = metrics
@@ -76,5 +67,24 @@ public struct RunSummary: Codable, Sendable {
     /// Reads `<run>/summary.json`.
     public static func read(_ url: URL) throws -> RunSummary {
         try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: url))
+    }
+}
+
+/// A key of a flat JSON object whose keys are not all known in advance (summary.json,
+/// metrics.jsonl: common fields beside a task's metrics).
+struct FlatKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+
+    /// Every number of `c` under a key not in `fixed`, by key.
+    static func numbers(in c: KeyedDecodingContainer<FlatKey>, except fixed: Set<String>) -> [String: Double] {
+        var out: [String: Double] = [:]
+        for k in c.allKeys where !fixed.contains(k.stringValue) {
+            if let v = try? c.decode(Double.self, forKey: k) { out[k.stringValue] = v }
+        }
+        return out
     }
 }

@@ -32,8 +32,8 @@ public struct TrainingSummary: Codable, Sendable {
     }
 }
 
-/// Trains an image classifier (`ClassificationTask`), alone or as one rank of a data-parallel job.
-public final class Trainer {
+/// A config, the options of one invocation and the ranks: what the trainers share.
+public class TaskTrainer {
     public let loaded: LoadedConfig
     public let options: TrainOptions
     public let communicator: Communicator
@@ -42,7 +42,10 @@ public final class Trainer {
                 communicator: Communicator = LocalCommunicator()) {
         self.loaded = loaded; self.options = options; self.communicator = communicator
     }
+}
 
+/// Trains an image classifier (`ClassificationTask`), alone or as one rank of a data-parallel job.
+public final class Trainer: TaskTrainer {
     /// Runs training to the end (or early stop) and evaluates on the test split.
     @discardableResult
     public func run() throws -> TrainingSummary {
@@ -51,16 +54,7 @@ public final class Trainer {
 }
 
 /// Trains a character language model (`LanguageModelTask`).
-public final class LanguageModelTrainer {
-    public let loaded: LoadedConfig
-    public let options: TrainOptions
-    public let communicator: Communicator
-
-    public init(_ loaded: LoadedConfig, options: TrainOptions = TrainOptions(),
-                communicator: Communicator = LocalCommunicator()) {
-        self.loaded = loaded; self.options = options; self.communicator = communicator
-    }
-
+public final class LanguageModelTrainer: TaskTrainer {
     @discardableResult
     public func run() throws -> LanguageModelSummary {
         let s = try LanguageModelTask.kind.train(loaded, options: options, communicator: communicator)
@@ -72,16 +66,7 @@ public final class LanguageModelTrainer {
 }
 
 /// Trains an encoder–decoder (`Seq2SeqTask`).
-public final class Seq2SeqTrainer {
-    public let loaded: LoadedConfig
-    public let options: TrainOptions
-    public let communicator: Communicator
-
-    public init(_ loaded: LoadedConfig, options: TrainOptions = TrainOptions(),
-                communicator: Communicator = LocalCommunicator()) {
-        self.loaded = loaded; self.options = options; self.communicator = communicator
-    }
-
+public final class Seq2SeqTrainer: TaskTrainer {
     @discardableResult
     public func run() throws -> Seq2SeqSummary {
         let s = try Seq2SeqTask.kind.train(loaded, options: options, communicator: communicator)
