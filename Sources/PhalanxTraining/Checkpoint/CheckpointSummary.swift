@@ -35,6 +35,8 @@ public struct CheckpointSummary: Sendable, CustomStringConvertible {
     public let trainerJSON: String?
     /// The recorded size and CRC-32 of each file, all verified.
     public let files: [String: FileIntegrity]
+    /// The task the checkpoint's config trains (nil for a lone file).
+    public var task: String?
 
     /// Summarizes the checkpoint directory at `url` (a `step-*` directory or a link to
     /// one), or the safetensors file at `url`. Throws as loading would.
@@ -55,11 +57,12 @@ public struct CheckpointSummary: Sendable, CustomStringConvertible {
                                  modelMetadata: checkpoint.model.metadata,
                                  parameterCount: ModelState.parameterCount(checkpoint.model),
                                  optimizer: infos(checkpoint.optimizer), optimizerMetadata: checkpoint.optimizer.metadata,
-                                 trainerJSON: try trainerSection(in: url), files: record.files)
+                                 trainerJSON: try trainerSection(in: url), files: record.files,
+                                 task: try? TaskRegistry.kind(ofCheckpoint: url).name)
     }
 
     public var description: String {
-        var lines = ["checkpoint \(path)" + (step.map { " (step \($0))" } ?? "")]
+        var lines = ["checkpoint \(path)" + (step.map { " (step \($0))" } ?? "") + (task.map { ", task \($0)" } ?? "")]
         lines.append("model: \(model.count) tensors, \(parameterCount) parameters")
         lines += Self.table(model)
         lines += Self.metadataLines(modelMetadata)

@@ -78,8 +78,9 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(kind: try c.decodeIfPresent(String.self, forKey: .kind) ?? "sgd",
-                  lr: try c.decodeIfPresent(Float.self, forKey: .lr) ?? 0.01)
+        self.init()
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? kind
+        lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? lr
         momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? momentum
         nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? nesterov
         beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? beta1
@@ -132,8 +133,9 @@ public struct EarlyStoppingConfig: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? 3
-        minDelta = try c.decodeIfPresent(Float.self, forKey: .minDelta) ?? 0
+        self.init()
+        patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? patience
+        minDelta = try c.decodeIfPresent(Float.self, forKey: .minDelta) ?? minDelta
     }
 }
 

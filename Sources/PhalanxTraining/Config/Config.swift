@@ -36,8 +36,9 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? "experiment"
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 42
+        let d = ExperimentConfig(model: ModelConfig(input: [], layers: []))
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? d.name
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         task = try c.decodeIfPresent(String.self, forKey: .task)
         data = try c.decodeIfPresent(DataConfig.self, forKey: .data) ?? DataConfig()
         model = try c.decode(ModelConfig.self, forKey: .model)
