@@ -168,7 +168,7 @@ struct MPIChecks {
           test_images: t10k-images-idx3-ubyte.gz
           test_labels: t10k-labels-idx1-ubyte.gz
           validation: 0
-          crop_padding: 2
+          crop_padding: \(scenario == .lenet ? 0 : 2)
           horizontal_flip: true
         model:
           input: [1, 28, 28]
@@ -213,11 +213,14 @@ struct MPIChecks {
             let b = try Checkpoint<TrainerState>.load(from: URL(fileURLWithPath: alone.checkpoint), as: TrainerState.self)
             if a.step != b.step { bad.append("steps \(a.step) vs \(b.step)") }
             if a.model.entries.keys.sorted() != b.model.entries.keys.sorted() { bad.append("tensor names differ") }
-            let worst = largestDifference(a.model, b.model)
-            print(String(format: "     %d ranks vs 1 process after %d steps: largest relative difference %.2e (%@); "
-                         + "test accuracy %.4f vs %.4f", world.size, a.step, worst.relative, worst.name,
-                         parallel.testAccuracy, alone.testAccuracy))
-            if worst.relative > 1e-5 { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
+            // Over the whole model, and per tensor with a looser bound: a bias of a few
+            // numbers near zero has a relative difference far above the model's.
+            let worst = largestDifference(a.model, b.model), whole = modelDifference(a.model, b.model)
+            print(String(format: "     %d ranks vs 1 process after %d steps: relative difference %.2e over all weights, "
+                         + "largest %.2e (%@); test accuracy %.4f vs %.4f", world.size, a.step, whole, worst.relative,
+                         worst.name, parallel.testAccuracy, alone.testAccuracy))
+            if whole > 1e-5 { bad.append("weights differ by \(whole) relative over the model") }
+            if worst.relative > 1e-4 { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
             if abs(parallel.testAccuracy - alone.testAccuracy) > 1.5 / 333 {
                 bad.append("test accuracy \(parallel.testAccuracy) vs \(alone.testAccuracy)")
             }

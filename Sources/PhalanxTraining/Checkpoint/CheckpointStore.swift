@@ -113,13 +113,28 @@ public struct CheckpointStore: Sendable {
                                        target: CheckpointLayout.directoryName(step: step))
     }
 
-    /// Removes all but the `keep` newest step directories, sparing those `latest` and
-    /// `best` name. Each is renamed to a temporary name before it is deleted, so a
-    /// crash never leaves half a checkpoint under a step name. Returns removed steps.
+    /// Whether the checkpoint of `step` looks whole: its trainer.json reads and both
+    /// safetensors files have the recorded sizes (checksums are checked when it loads).
+    public func isUsable(step: Int) -> Bool {
+        let dir = url(step: step)
+        guard let record: TrainerFile<Opaque> = try? readTrainerFile(in: dir) else { return false }
+        for name in [CheckpointLayout.model, CheckpointLayout.optimizer] {
+            guard let expected = record.files[name]?.bytes,
+                  let size = (try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(name).path))?[.size]
+                    as? Int, size == expected else { return false }
+        }
+        return true
+    }
+
+    /// Removes all but the `keep` newest usable step directories, sparing those `latest`
+    /// and `best` name; a step directory that is not usable (empty, truncated) does not
+    /// count toward `keep` and is left for a person to look at. Each is renamed to a
+    /// temporary name before it is deleted, so a crash never leaves half a checkpoint
+    /// under a step name. Returns removed steps.
     @discardableResult
     public func prune(keep: Int) throws(CheckpointError) -> [Int] {
         precondition(keep >= 1, "CheckpointStore: keep must be at least 1")
-        let all = steps()
+        let all = steps().filter { isUsable(step: $0) }
         let spared = Set(all.suffix(keep) + [latestStep(), bestStep()].compactMap { $0 })
         let doomed = all.filter { !spared.contains($0) }
         for step in doomed {
@@ -137,13 +152,16 @@ public struct CheckpointStore: Sendable {
         return try Checkpoint.load(from: url(step: step), as: type)
     }
 
-    /// The newest checkpoint that loads and verifies, trying step directories from
-    /// the newest down; each one refused is reported in `skipped` with its error.
+    /// The checkpoint to continue from: the one `latest` names, else (when it is missing
+    /// or fails to verify) the newest that loads and verifies, trying step directories
+    /// from the newest down; each one refused is reported in `skipped` with its error.
     /// Returns nil when there are no checkpoints at all, and throws
     /// `.noUsableCheckpoint` (listing every refusal) when none of them is good.
     public func resume<State: Decodable>(as type: State.Type) throws(CheckpointError) -> ResumePoint<State>? {
         var skipped: [CheckpointError] = []
-        for step in steps().reversed() {
+        let latest = latestStep()
+        let order: [Int] = (latest.map { [$0] } ?? []) + steps().reversed().filter { $0 != latest }
+        for step in order {
             do {
                 return ResumePoint(checkpoint: try Checkpoint.load(from: url(step: step), as: type), skipped: skipped)
             } catch {
@@ -152,6 +170,16 @@ public struct CheckpointStore: Sendable {
         }
         if skipped.isEmpty { return nil }
         throw CheckpointError(file: directory.path, .noUsableCheckpoint(skipped: skipped.map(\.description)))
+    }
+
+    /// Removes the `.tmp-*` directories interrupted saves and prunes left behind (call it
+    /// when no other process writes this store). Returns their names.
+    @discardableResult
+    public func removeTemporaries() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let stale = names.filter { $0.hasPrefix(".tmp-") }
+        for name in stale { try? FileManager.default.removeItem(at: directory.appendingPathComponent(name)) }
+        return stale
     }
 
     /// Renames `temporary` to `final`; an existing `final` is first moved aside and

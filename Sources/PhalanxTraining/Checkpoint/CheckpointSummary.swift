@@ -117,6 +117,6 @@ public struct CheckpointSummary: Sendable, CustomStringConvertible {
 
 /// Decodes any JSON value and keeps nothing: the trainer state of a checkpoint that
 /// is only inspected.
-private struct Opaque: Decodable, Sendable {
+struct Opaque: Decodable, Sendable {
     init(from decoder: Decoder) throws {}
 }

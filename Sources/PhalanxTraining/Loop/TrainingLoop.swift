@@ -50,6 +50,15 @@ public final class TrainingLoop<Task: TrainingTask> {
         let store = CheckpointStore(run: config.name, runs: URL(fileURLWithPath: config.checkpoint.directory),
                                     keep: config.checkpoint.keep)
         typealias Saved = TaskCheckpointState<Task.State>
+        if isRoot {
+            let stale = store.removeTemporaries()
+            if !stale.isEmpty { progress.say("removed \(stale.count) unfinished checkpoint writes: \(stale.joined(separator: ", "))") }
+            // A fresh start never mixes with an earlier run in the same directory.
+            if !context.options.resume, let moved = try RunArchive.archive(context.runDirectory) {
+                progress.say("note: \(context.runDirectory.path) held an earlier run; moved it to \(moved.path) "
+                    + "(continue a run with --resume)")
+            }
+        }
         let resumed = context.options.resume ? try chooseCheckpoint(store, as: Saved.self) : nil
         let trainerFile = resumed.map { $0.directory.appendingPathComponent(CheckpointLayout.trainer).path } ?? ""
         let task = try Task(context, saved: resumed.map { SavedTaskState(state: $0.trainer.task, file: trainerFile) })
@@ -323,5 +332,36 @@ public final class TrainingLoop<Task: TrainingTask> {
         if config.checkpoint.keep < 1 { throw fail("checkpoint.keep", "must be at least 1") }
         if config.checkpoint.everyEpochs < 1 { throw fail("checkpoint.every_epochs", "must be at least 1") }
         if config.name.isEmpty || config.name.contains("/") { throw fail("name", "must be a non-empty name without '/'") }
+    }
+}
+
+/// Moves an earlier run out of the way of a fresh start.
+enum RunArchive {
+    /// Renames `run` to `<run>-archived-<UTC time>` when it holds a run (checkpoints, a
+    /// summary or metrics); returns the new place, or nil when there was nothing to move.
+    static func archive(_ run: URL) throws -> URL? {
+        let fm = FileManager.default
+        let checkpoints = (try? fm.contentsOfDirectory(atPath: run.appendingPathComponent("checkpoints").path)) ?? []
+        let used = checkpoints.contains { CheckpointLayout.step(fromDirectoryName: $0) != nil }
+            || fm.fileExists(atPath: run.appendingPathComponent("summary.json").path)
+            || fm.fileExists(atPath: run.appendingPathComponent("metrics.jsonl").path)
+        guard used else { return nil }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let stamp = formatter.string(from: Date())
+        var target = run.deletingLastPathComponent().appendingPathComponent("\(run.lastPathComponent)-archived-\(stamp)")
+        var n = 2
+        while fm.fileExists(atPath: target.path) {
+            target = run.deletingLastPathComponent().appendingPathComponent("\(run.lastPathComponent)-archived-\(stamp)-\(n)")
+            n += 1
+        }
+        do {
+            try fm.moveItem(at: run, to: target)
+        } catch {
+            throw CheckpointError(file: run.path, .io("cannot move the earlier run aside to \(target.lastPathComponent): "
+                + error.localizedDescription))
+        }
+        return target
     }
 }
