@@ -342,7 +342,7 @@ struct MPIChecks {
             task: regression
             data: {samples: 512, features: 5, noise: 0.05}
             model: {input: [5], layers: [{kind: linear, name: hidden, out: 8}, {kind: tanh}, {kind: linear, name: out, out: 1}]}
-            train: {epochs: 4, batch_size: 32, optimizer: {kind: adam, lr: 0.01}}
+            train: {epochs: 4, batch_size: \(32 / world.size * world.size), optimizer: {kind: adam, lr: 0.01}}
             checkpoint: {directory: \(dir)/runs}
             """
         }
