@@ -3,6 +3,7 @@
 // failed, so the others' results are kept.
 import Foundation
 import PhalanxDistributed
+import PhalanxTraining
 
 /// The world split into `count` groups of consecutive ranks (`MPI_Comm_split`).
 public struct RankGroups {
@@ -35,6 +36,8 @@ public struct RankGroups {
     public func run(_ name: String, failures: inout [String: String], _ body: () throws -> Void) throws {
         do {
             try body()
+        } catch let stop as TrainingError where stop.exitCode != nil {
+            throw stop  // a signal stops the whole coordinator, not just this job
         } catch {
             if communicator.size > 1 { throw JobFailure(name: name, message: "\(error)") }
             failures[name] = "\(error)"

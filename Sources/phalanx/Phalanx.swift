@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhalanxCore
 import PhalanxDistributed
+import PhalanxTraining
 
 @main
 struct Phalanx: ParsableCommand {
@@ -27,6 +28,13 @@ func reportingErrors(_ body: () throws -> Void) throws {
         throw e
     } catch let e as ValidationError {
         throw e
+    } catch let stop as TrainingError where stop.exitCode != nil {
+        // A signal stopped the run after a checkpoint: every rank ends here, with 128 + signal.
+        if (ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "0") == "0" {
+            FileHandle.standardError.write(Data("phalanx: \(stop)\n".utf8))
+        }
+        MPICommunicator.finalize()
+        throw ExitCode(stop.exitCode!)
     } catch {
         FileHandle.standardError.write(Data("phalanx: error: \(error)\n".utf8))
         throw ExitCode.failure
@@ -45,8 +53,12 @@ func warnAboutSlowBLAS() {
 /// whole job: this rank prints `rank R: error` and calls MPI_Abort, so no other rank is
 /// left waiting in a collective. Alone, the error goes on to `reportingErrors`.
 func stoppingAllRanksOnError(_ world: Communicator, _ body: () throws -> Void) throws {
+    StopSignal.install()
+    defer { StopSignal.uninstall() }
     do {
         try body()
+    } catch let stop as TrainingError where stop.exitCode != nil {
+        throw stop  // every rank agreed on the step and stops; nothing to abort
     } catch {
         guard world.size > 1 else { throw error }
         FileHandle.standardError.write(Data("phalanx: rank \(world.rank) of \(world.size): error: \(error)\n".utf8))

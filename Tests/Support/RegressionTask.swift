@@ -79,6 +79,7 @@ public final class RegressionTask: TrainingTask {
     }
 
     public var splits: [Split] { [.validation, .test] }
+    public var resumesMidEpoch: Bool { true }
     public var unit: String { "samples/s" }
     public var description: String { "\(y[.train]!.count) samples of \(features) features" }
 

@@ -13,6 +13,9 @@ public struct RunState: Codable, Sendable {
     public var epoch: Int
     /// Optimizer steps taken.
     public var step: Int
+    /// The next batch of epoch `epoch + 1` when the run stopped inside it (a signal);
+    /// 0 at an epoch boundary.
+    public var batch: Int
     /// The resolved config of the run.
     public var config: ExperimentConfig
     /// `ExperimentConfig.hash` of `config`.
@@ -33,7 +36,7 @@ public struct RunState: Codable, Sendable {
     public var history: [MetricRecord]
 
     enum CodingKeys: String, CodingKey {
-        case epoch, step, config, elapsed, monitor, history
+        case epoch, step, batch, config, elapsed, monitor, history
         case configHash = "config_hash", worldSize = "world_size", best = "best_metric", bestStep = "best_step"
         case epochsWithoutImprovement = "epochs_without_improvement", dropoutRNG = "dropout_rng"
         // Written by the trainers before the one loop.
@@ -41,7 +44,7 @@ public struct RunState: Codable, Sendable {
     }
 
     public init(config: ExperimentConfig, worldSize: Int, monitor: String?, dropoutRNG: [RNG]) {
-        epoch = 0; step = 0; self.config = config; configHash = config.hash; self.worldSize = worldSize
+        epoch = 0; step = 0; batch = 0; self.config = config; configHash = config.hash; self.worldSize = worldSize
         elapsed = 0; self.monitor = monitor; best = nil; bestStep = nil; epochsWithoutImprovement = 0
         self.dropoutRNG = dropoutRNG; history = []
     }
@@ -50,6 +53,7 @@ public struct RunState: Codable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epoch = try c.decode(Int.self, forKey: .epoch)
         step = try c.decode(Int.self, forKey: .step)
+        batch = try c.decodeIfPresent(Int.self, forKey: .batch) ?? 0
         config = try c.decode(ExperimentConfig.self, forKey: .config)
         configHash = try c.decodeIfPresent(String.self, forKey: .configHash) ?? config.hash
         worldSize = try c.decodeIfPresent(Int.self, forKey: .worldSize) ?? 1
@@ -74,6 +78,7 @@ public struct RunState: Codable, Sendable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(epoch, forKey: .epoch)
         try c.encode(step, forKey: .step)
+        if batch > 0 { try c.encode(batch, forKey: .batch) }
         try c.encode(config, forKey: .config)
         try c.encode(configHash, forKey: .configHash)
         try c.encode(worldSize, forKey: .worldSize)

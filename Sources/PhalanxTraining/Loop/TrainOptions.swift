@@ -20,6 +20,9 @@ public struct TrainOptions: Sendable {
     public var trainIndices: [Int]?
     /// Put before every printed line (`[member-2] `), when several runs share one terminal.
     public var linePrefix = ""
+    /// Where a stop request comes from, asked after every step (nil: a signal caught by
+    /// `StopSignal`; tests give a closure).
+    public var stopRequest: (@Sendable (_ step: Int) -> Int32?)?
     public init() {}
 }
 
@@ -27,6 +30,14 @@ public struct TrainOptions: Sendable {
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(step: Int, epoch: Int)
     case ranksDisagree(String)
+    /// A signal asked the run to stop; it saved `checkpoint` (step `step`) first.
+    case interrupted(signal: Int32, step: Int, checkpoint: String)
+
+    /// The exit status a stopped run ends with: 128 + the signal, as if it had ended the process.
+    public var exitCode: Int32? {
+        if case let .interrupted(signal, _, _) = self { return 128 + signal }
+        return nil
+    }
 
     public var description: String {
         switch self {
@@ -34,6 +45,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "the loss became NaN or infinite at step \(step) (epoch \(epoch)); lower train.optimizer.lr or set train.clip_norm"
         case let .ranksDisagree(what):
             "the ranks do not run the same experiment: their \(what) differ; start every rank with the same config and data"
+        case let .interrupted(signal, step, checkpoint):
+            "stopped by \(StopSignal.name(signal)) after step \(step); saved \(checkpoint); continue with --resume"
         }
     }
 }

@@ -92,7 +92,8 @@ public final class TrainingLoop<Task: TrainingTask> {
                 state.configHash = config.hash
             }
             for (d, rng) in zip(dropouts, state.dropoutRNG) { d.rng = rng }
-            progress.say("resumed \(config.name) from \(ckpt.directory.path) (epoch \(state.epoch), step \(state.step))")
+            progress.say("resumed \(config.name) from \(ckpt.directory.path) (epoch \(state.epoch), step \(state.step)"
+                + (state.batch > 0 ? ", inside epoch \(state.epoch + 1) at batch \(state.batch + 1)" : "") + ")")
         }
         state.worldSize = world
         if !isRoot {
@@ -129,14 +130,38 @@ public final class TrainingLoop<Task: TrainingTask> {
                 optimizer.step(parameters)
             })
 
+        var stopAtEpochEnd: Int32?
         while state.epoch < lastEpoch {
             let epoch = state.epoch + 1
             try task.startEpoch(epoch)
             let epochStart = Date()
             var lossSum = 0.0, units = 0, samples = 0, correct = 0, counted = false
-            for b in 0..<batches {
+            for b in min(state.batch, batches)..<batches {
                 let out = try task.trainStep(batch: b, step: step)
                 state.step += 1
+                state.batch = b + 1
+                if stopAtEpochEnd == nil, let signal = try stopRequested(after: state.step), b + 1 < batches {
+                    if task.resumesMidEpoch {
+                        // Save where the epoch stands; resume continues with batch b + 1.
+                        state.elapsed = now()
+                        state.dropoutRNG = dropouts.map(\.rng)
+                        let url = store.url(step: state.step)
+                        if isRoot {
+                            try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
+                                           optimizerMetadata: ["kind": optimizer.kind],
+                                           trainer: Saved(run: state, task: task.savedState()))
+                        }
+                        try comm.barrier()  // no rank leaves before rank 0 has saved
+                        progress.say("\(StopSignal.name(signal)): saved \(url.path) (epoch \(epoch), batch \(b + 1) of \(batches)); "
+                            + "continue with --resume")
+                        throw TrainingError.interrupted(signal: signal, step: state.step, checkpoint: url.path)
+                    }
+                    progress.say("\(StopSignal.name(signal)): finishing epoch \(epoch) (\(batches - b - 1) batches left), then "
+                        + "saving — this task resumes at epoch boundaries; a second signal stops at once, unsaved")
+                    stopAtEpochEnd = signal
+                } else if stopAtEpochEnd == nil, b + 1 == batches, let signal = try stopRequested(after: state.step) {
+                    stopAtEpochEnd = signal
+                }
                 lossSum += out.loss * Double(out.globalUnits)
                 units += out.units
                 samples += out.samples
@@ -148,6 +173,7 @@ public final class TrainingLoop<Task: TrainingTask> {
                               lr: optimizer.learningRate, elapsed: secs)
             }
             try task.endEpoch(epoch)
+            state.batch = 0
             let totals = try comm.allreduceSum([lossSum, Double(units), Double(samples), Double(correct)])
             let epochSeconds = Date().timeIntervalSince(epochStart)
             trainSamples += Int(totals[2]); trainSeconds += epochSeconds
@@ -183,10 +209,17 @@ public final class TrainingLoop<Task: TrainingTask> {
             state.elapsed = now()
             progress.say(line + String(format: "  [%@]", ProgressReporter.clock(state.elapsed)))
             let stopNow = t.earlyStopping.map { state.epochsWithoutImprovement >= $0.patience } ?? false
-            if isRoot && (epoch % max(1, config.checkpoint.everyEpochs) == 0 || epoch == lastEpoch || stopNow || improved) {
+            if isRoot && (epoch % max(1, config.checkpoint.everyEpochs) == 0 || epoch == lastEpoch || stopNow || improved
+                          || stopAtEpochEnd != nil) {
                 lastCheckpoint = try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
                                                 optimizerMetadata: ["kind": optimizer.kind],
                                                 trainer: Saved(run: state, task: task.savedState()), best: improved)
+            }
+            if let signal = stopAtEpochEnd, epoch < lastEpoch && !stopNow {
+                let url = store.url(step: state.step)
+                try comm.barrier()
+                progress.say("\(StopSignal.name(signal)): saved \(url.path) (end of epoch \(epoch)); continue with --resume")
+                throw TrainingError.interrupted(signal: signal, step: state.step, checkpoint: url.path)
             }
             if stopNow {
                 progress.say("early stopping: \(monitor.name) has not improved for \(state.epochsWithoutImprovement) epochs")
@@ -248,6 +281,15 @@ public final class TrainingLoop<Task: TrainingTask> {
         progress.say("outputs: \(context.runDirectory.path)/ (metrics.jsonl, summary.json, checkpoints/)")
         if let c = finalCheckpoint { progress.say("evaluate: phalanx evaluate --checkpoint \(c.path)") }
         return summary
+    }
+
+    /// The signal that asks every rank to stop after this step, if any: rank-local
+    /// requests are combined (the largest signal number wins) so all ranks agree.
+    private func stopRequested(after step: Int) throws -> Int32? {
+        let mine = context.options.stopRequest.map { $0(step) } ?? StopSignal.pending
+        var s = [Double(mine ?? 0)]
+        if comm.size > 1 { try s.withUnsafeMutableBufferPointer { try comm.allreduceMax($0) } }
+        return s[0] > 0 ? Int32(s[0]) : nil
     }
 
     /// `loss 0.1234 acc 0.9000`, in the order of the task's metrics.

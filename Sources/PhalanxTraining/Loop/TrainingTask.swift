@@ -135,10 +135,16 @@ public protocol TrainingTask: AnyObject {
     var unit: String { get }
     /// Global batches (optimizer steps) per epoch, the same on every rank.
     var batchesPerEpoch: Int { get }
+    /// Whether a checkpoint taken inside an epoch resumes exactly (the batches of an
+    /// epoch depend only on seed, epoch and position, and `savedState` says where).
+    /// A task that carries state from batch to batch (truncated BPTT) stops at the end
+    /// of the epoch instead when a signal asks it to.
+    var resumesMidEpoch: Bool { get }
     /// A line about data and model, printed once at the start.
     var description: String { get }
 
-    /// Prepares epoch `epoch` (1-based): its order, its streams' state.
+    /// Prepares epoch `epoch` (1-based): its order, its streams' state. A run resumed
+    /// inside an epoch continues with batch `RunState.batch` of it.
     func startEpoch(_ epoch: Int) throws
     /// Forward, loss and backward of this rank's part of batch `index` of the epoch:
     /// the parameters' gradients accumulate (the loop zeroed them), normalised by the
@@ -167,6 +173,7 @@ extension TrainingTask {
         try step.run { try computeGradients(batch: index) }
     }
     public func endEpoch(_ epoch: Int) throws {}
+    public var resumesMidEpoch: Bool { false }
     public static func derived(_ metrics: [String: Double]) -> [String: Double] { metrics }
     public func report(checkpoint: URL?) -> [String] { [] }
     public func summaryFields(metrics: [String: Double], samplesPerSec: Double) -> [String: Double] {

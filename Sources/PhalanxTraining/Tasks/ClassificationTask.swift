@@ -108,6 +108,7 @@ public final class ClassificationTask: TrainingTask {
         loader?.stop()
         loader = nil
         if let s = lastState { try sampler.restore(s) }
+        lastState = nil
         sampler.startNextEpoch()
     }
 
@@ -128,7 +129,9 @@ public final class ClassificationTask: TrainingTask {
         return ["loss": s[0] / count, "accuracy": s[1] / count]
     }
 
-    public func savedState() -> State { State(sampler: sampler.state, normalization: data.normalization) }
+    /// Inside an epoch (a signal's checkpoint) the sampler stands after the last batch trained.
+    public func savedState() -> State { State(sampler: lastState ?? sampler.state, normalization: data.normalization) }
+    public var resumesMidEpoch: Bool { true }
 }
 
 extension ClassificationTask {

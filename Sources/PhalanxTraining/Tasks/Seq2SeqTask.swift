@@ -58,6 +58,7 @@ public final class Seq2SeqTask: TrainingTask {
     }
 
     public var splits: [Split] { [.validation, .test] }
+    public var resumesMidEpoch: Bool { true }
     public var unit: String { "pairs/s" }
     public var description: String {
         let m = context.config.model.encoderDecoder
