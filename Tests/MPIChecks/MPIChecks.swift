@@ -389,6 +389,16 @@ struct MPIChecks {
         } catch let e as TrainingError {
             if !"\(e)".contains("config") { bad.append("unexpected message: \(e)") }
         }
+        // Ranks started with different --resume flags (mpirun's MPMD form): one message, no hang.
+        var mixed = quiet
+        mixed.resume = world.rank == world.size - 1
+        do {
+            _ = try Trainer(try ConfigLoader.load(yaml: config(dir, "mixed", .lenet, batch: 8 * world.size)), options: mixed,
+                            communicator: world).run()
+            bad.append("ranks with different --resume flags trained anyway")
+        } catch let e as TrainingError {
+            if !"\(e)".contains("--resume") { bad.append("unexpected message: \(e)") }
+        }
         // A global batch that does not split over the ranks.
         do {
             _ = try Trainer(try ConfigLoader.load(yaml: config(dir, "odd", .lenet, batch: 8 * world.size + 1)),

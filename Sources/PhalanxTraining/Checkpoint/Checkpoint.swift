@@ -133,6 +133,7 @@ func readTrainerFile<State: Decodable>(in directory: URL) throws(CheckpointError
     guard record.format == CheckpointLayout.format else {
         throw CheckpointError(file: url.path, .invalidJSON("format is '\(record.format)', expected '\(CheckpointLayout.format)'"))
     }
+    guard record.step >= 0 else { throw CheckpointError(file: url.path, .invalidJSON("step \(record.step) is negative")) }
     return record
 }
 

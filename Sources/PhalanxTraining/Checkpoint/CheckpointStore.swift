@@ -152,6 +152,13 @@ public struct CheckpointStore: Sendable {
         return try Checkpoint.load(from: url(step: step), as: type)
     }
 
+    /// The steps a resume tries, in order: the one `latest` names, then the others from
+    /// the newest down.
+    public func resumeOrder() -> [Int] {
+        let latest = latestStep()
+        return (latest.map { [$0] } ?? []) + steps().reversed().filter { $0 != latest }
+    }
+
     /// The checkpoint to continue from: the one `latest` names, else (when it is missing
     /// or fails to verify) the newest that loads and verifies, trying step directories
     /// from the newest down; each one refused is reported in `skipped` with its error.
@@ -159,9 +166,7 @@ public struct CheckpointStore: Sendable {
     /// `.noUsableCheckpoint` (listing every refusal) when none of them is good.
     public func resume<State: Decodable>(as type: State.Type) throws(CheckpointError) -> ResumePoint<State>? {
         var skipped: [CheckpointError] = []
-        let latest = latestStep()
-        let order: [Int] = (latest.map { [$0] } ?? []) + steps().reversed().filter { $0 != latest }
-        for step in order {
+        for step in resumeOrder() {
             do {
                 return ResumePoint(checkpoint: try Checkpoint.load(from: url(step: step), as: type), skipped: skipped)
             } catch {

@@ -40,6 +40,24 @@ public struct LayerSite {
         do { return try make() } catch { throw self.error("\(error.kind): \(error.message)") }
     }
 
+    /// Refuses a layer of more than `ModelBuilder.maxParameters` parameters before it is
+    /// allocated, naming the figure.
+    public func checkParameters(_ counts: Int...) throws(ConfigError) {
+        var total = 1
+        for c in counts {
+            let (p, overflow) = total.multipliedReportingOverflow(by: max(c, 0))
+            total = overflow ? .max : p
+        }
+        guard total <= ModelBuilder.maxParameters else {
+            throw error("\(total) parameters (\(total / (1 << 28)) GiB) is more than one layer may hold; check its out and kernel")
+        }
+    }
+
+    /// A number that must lie in a range, with the key named.
+    public func check(_ value: Float, _ key: String, _ ok: (Float) -> Bool, _ range: String) throws(ConfigError) {
+        guard value.isFinite && ok(value) else { throw error("must be \(range), got \(value)", key: key) }
+    }
+
     /// The channel count of an `[N, C, …]` input (0 for a flat one).
     public var channels: Int { shape.count > 1 ? shape[1] : 0 }
 }
@@ -111,6 +129,7 @@ public enum LayerRegistry {
             guard hidden > 0 else { throw site.error("must be positive", key: "out") }
             let stacked = s.numLayers ?? 1
             guard stacked > 0 else { throw site.error("must be at least 1", key: "num_layers") }
+            try site.checkParameters(4, hidden, hidden + max(features, hidden) + 2, stacked, (s.bidirectional ?? false) ? 2 : 1)
             return Recurrent(cell: cell, inputSize: features, hidden: hidden, layers: stacked,
                              bidirectional: s.bidirectional ?? false, peephole: s.peephole ?? false,
                              returnSequences: s.returnSequences ?? false, rng: &b.random)
@@ -124,6 +143,10 @@ public enum LayerRegistry {
             let out = try site.required(s.out, "out"), k = try site.required(s.kernel, "kernel")
             let st = s.stride ?? IntPair(1, 1), p = s.padding ?? IntPair(0, 0)
             let ini = try site.initializer() ?? .he
+            guard out > 0, k.h > 0, k.w > 0, st.h > 0, st.w > 0, p.h >= 0, p.w >= 0, (s.groups ?? 1) > 0 else {
+                throw site.error("out, kernel, stride and groups must be positive and padding not negative")
+            }
+            try site.checkParameters(out, site.channels / max(s.groups ?? 1, 1), k.h, k.w)
             var rng = b.random
             defer { b.random = rng }
             return try site.shaped { () throws(ShapeError) in
@@ -139,6 +162,7 @@ public enum LayerRegistry {
             // In a language model a linear layer without `out` projects to the vocabulary.
             let out = try site.required(site.spec.out ?? b.vocabulary, "out")
             guard out > 0 else { throw site.error("must be positive", key: "out") }
+            try site.checkParameters(out, shape[shape.count - 1])
             return Linear(inputs: shape[shape.count - 1], outputs: out, bias: site.spec.bias ?? true,
                           initializer: try site.initializer() ?? .lecun, rng: &b.random)
         },
@@ -160,11 +184,17 @@ public enum LayerRegistry {
         pool("avgpool", max: false),
         LayerKind("batchnorm", keys: ["momentum", "eps"]) { _, site throws(ConfigError) in
             guard site.shape.count >= 2 else { throw site.error("batchnorm needs input [N, C, ...], gets \(describe(site.shape))") }
+            try site.check(site.spec.momentum ?? 0.1, "momentum", { $0 >= 0 && $0 <= 1 }, "in [0, 1] (PyTorch's momentum)")
+            try site.check(site.spec.eps ?? 1e-5, "eps", { $0 > 0 }, "positive")
             return BatchNorm(features: site.channels, eps: site.spec.eps ?? 1e-5, momentum: site.spec.momentum ?? 0.1)
         },
         LayerKind("lrn", keys: ["size", "alpha", "beta", "k"]) { _, site throws(ConfigError) in
             guard site.shape.count >= 3 else { throw site.error("lrn needs input [N, C, ...], gets \(describe(site.shape))") }
             let s = site.spec
+            guard (s.size ?? 5) >= 1 else { throw site.error("must be at least 1, got \(s.size ?? 5)", key: "size") }
+            try site.check(s.alpha ?? 1e-4, "alpha", { $0 >= 0 }, "non-negative")
+            try site.check(s.beta ?? 0.75, "beta", { $0 >= 0 }, "non-negative")
+            try site.check(s.k ?? 1, "k", { $0 > 0 }, "positive")
             return LocalResponseNorm(size: s.size ?? 5, alpha: s.alpha ?? 1e-4, beta: s.beta ?? 0.75, k: s.k ?? 1)
         },
         LayerKind("sequential", keys: ["layers"]) { b, site throws(ConfigError) in
@@ -207,6 +237,7 @@ public enum LayerRegistry {
             guard let vocabulary = b.vocabulary else { throw site.error("an embedding needs a vocabulary: use it with a text data set") }
             let width = try site.required(site.spec.out, "out")
             guard width > 0 else { throw site.error("must be positive", key: "out") }
+            try site.checkParameters(vocabulary, width)
             return Embedding(count: vocabulary, width: width, rng: &b.random)
         },
         recurrent("rnn", cell: .rnn, keys: ["out", "num_layers", "bidirectional", "return_sequences"]),

@@ -47,6 +47,13 @@ public struct ModelBuilder {
                           auxiliaries: builder.auxiliaries)
     }
 
+    /// Most copies a `repeat:` may write out.
+    public static let maxRepeat = 10_000
+    /// Most values one layer may output per sample (2^28: 1 GiB of floats).
+    public static let maxActivations = 1 << 28
+    /// Most parameters one layer may hold (2^30: 4 GiB of floats).
+    public static let maxParameters = 1 << 30
+
     /// Default state-dict names `<kind><n>`, counted per kind within one list.
     static func names(of specs: [LayerSpec]) -> [String] {
         var counts: [String: Int] = [:]
@@ -64,6 +71,9 @@ public struct ModelBuilder {
         for (i, spec) in specs.enumerated() {
             guard let n = spec.repeat else { out.append((spec, i)); continue }
             guard n >= 1 else { throw fail("\(key).\(i).repeat", "must be at least 1, got \(n)") }
+            guard n <= ModelBuilder.maxRepeat else {
+                throw fail("\(key).\(i).repeat", "\(n) copies is more than the \(ModelBuilder.maxRepeat) a model may repeat a layer")
+            }
             for c in 1...n {
                 var copy = spec
                 copy.repeat = nil
@@ -91,6 +101,11 @@ public struct ModelBuilder {
                 shape = try layer.outputShape(for: shape)
             } catch {
                 throw fail(k, "\(error.kind): \(error.message)")
+            }
+            let perSample = shape.dropFirst().reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? .max : $0 * $1 }
+            guard perSample <= ModelBuilder.maxActivations else {
+                throw fail(k, "its output of \(describe(Array(shape.dropFirst()))) per sample (\(perSample) values, "
+                    + "\(perSample / (1 << 28)) GiB) is more than a model can hold; check its padding, kernel and out")
             }
             children.append((name, layer))
         }

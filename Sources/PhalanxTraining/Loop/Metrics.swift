@@ -102,11 +102,15 @@ public final class MetricsLog {
 
     deinit { try? handle.close() }
 
-    /// Appends one record.
-    public func append(_ record: MetricRecord) {
+    /// Appends one record; a failed write (a full disk) is an error naming the file.
+    public func append(_ record: MetricRecord) throws {
         guard var line = try? encoder.encode(record) else { return }
         line.append(UInt8(ascii: "\n"))
-        handle.write(line)
+        do {
+            try handle.write(contentsOf: line)
+        } catch {
+            throw CheckpointError(file: url.path, .io("cannot append metrics: \(error.localizedDescription)"))
+        }
     }
 
     /// Reads every record of a metrics file.

@@ -29,6 +29,10 @@ public struct TrainOptions: Sendable {
 /// Failures of a run that are not config, data or checkpoint errors.
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(step: Int, epoch: Int)
+    /// A parameter or buffer holds NaN or infinity where a checkpoint would save it.
+    case nonFiniteTensor(name: String, step: Int)
+    /// An evaluation gave NaN or infinity.
+    case nonFiniteMetric(name: String, of: String)
     case ranksDisagree(String)
     /// A signal asked the run to stop; it saved `checkpoint` (step `step`) first.
     case interrupted(signal: Int32, step: Int, checkpoint: String)
@@ -43,6 +47,11 @@ public enum TrainingError: Error, CustomStringConvertible {
         switch self {
         case let .nonFiniteLoss(step, epoch):
             "the loss became NaN or infinite at step \(step) (epoch \(epoch)); lower train.optimizer.lr or set train.clip_norm"
+        case let .nonFiniteTensor(name, step):
+            "\(name) holds NaN or infinite values at step \(step); no checkpoint was written from them (check the "
+                + "learning rate and the layer's settings, e.g. batchnorm momentum in [0, 1])"
+        case let .nonFiniteMetric(name, of):
+            "\(name) of \(of) is NaN or infinite"
         case let .ranksDisagree(what):
             "the ranks do not run the same experiment: their \(what) differ; start every rank with the same config and data"
         case let .interrupted(signal, step, checkpoint):

@@ -44,6 +44,12 @@ public final class TrainingLoop<Task: TrainingTask> {
     public func run() throws -> RunSummary {
         let t = config.train, fail = context.fail, rank = comm.rank, world = comm.size, isRoot = rank == 0
         try validate()
+        // Before any other collective: the same experiment and the same --resume on every
+        // rank (a rank started otherwise would wait in a collective the others skip).
+        if world > 1 {
+            try agree("config (hash)", config.hash)
+            try agree("--resume flags", context.options.resume ? "--resume" : "no --resume")
+        }
         if t.threads > 0 { Parallel.threads = t.threads }
         let monitor = try monitored()
         try TaskRegistry.kind(named: taskName)?.checkSections(context.loaded)
@@ -59,9 +65,7 @@ public final class TrainingLoop<Task: TrainingTask> {
                     + "(continue a run with --resume)")
             }
         }
-        let resumed = context.options.resume ? try chooseCheckpoint(store, as: Saved.self) : nil
-        let trainerFile = resumed.map { $0.directory.appendingPathComponent(CheckpointLayout.trainer).path } ?? ""
-        let task = try Task(context, saved: resumed.map { SavedTaskState(state: $0.trainer.task, file: trainerFile) })
+        let (task, resumed) = try buildTask(store, as: Saved.self)
         let model = task.network
         let parameters = model.parameters
         let optimizer = try OptimizerFactory.make(t, fail: fail)
@@ -147,6 +151,7 @@ public final class TrainingLoop<Task: TrainingTask> {
                         state.dropoutRNG = dropouts.map(\.rng)
                         let url = store.url(step: state.step)
                         if isRoot {
+                            try checkFinite(model, step: state.step)
                             try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
                                            optimizerMetadata: ["kind": optimizer.kind],
                                            trainer: Saved(run: state, task: task.savedState()))
@@ -183,15 +188,18 @@ public final class TrainingLoop<Task: TrainingTask> {
             var train: [String: Double] = ["loss": totals[0] / max(totals[1], 1)]
             if counted { train["accuracy"] = totals[3] / max(totals[1], 1) }
             train = Task.derived(train)
-            metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "train", metrics: train,
+            try metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "train", metrics: train,
                                          lr: Double(optimizer.learningRate), samplesPerSec: rate, time: now()))
             var line = String(format: "epoch %d/%d  train ", epoch, t.epochs) + Self.describe(train)
                 + String(format: "  %.0f %@", rate, task.unit)
             var improved = false
             if task.splits.contains(.validation) {
                 let v = try task.evaluate(.validation)
+                if let bad = v.sorted(by: { $0.key < $1.key }).first(where: { !$0.value.isFinite }) {
+                    throw TrainingError.nonFiniteMetric(name: "validation_\(bad.key)", of: "the model at step \(state.step)")
+                }
                 let rec = MetricRecord(step: state.step, epoch: epoch, split: "validation", metrics: v, time: now())
-                metrics?.append(rec)
+                try metrics?.append(rec)
                 state.history.append(rec)
                 line += "  val " + Self.describe(v)
                 if let value = v[String(monitor.name.dropFirst("validation_".count))], monitor.name.hasPrefix("validation_") {
@@ -211,6 +219,7 @@ public final class TrainingLoop<Task: TrainingTask> {
             let stopNow = t.earlyStopping.map { state.epochsWithoutImprovement >= $0.patience } ?? false
             if isRoot && (epoch % max(1, config.checkpoint.everyEpochs) == 0 || epoch == lastEpoch || stopNow || improved
                           || stopAtEpochEnd != nil) {
+                try checkFinite(model, step: state.step)
                 lastCheckpoint = try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
                                                 optimizerMetadata: ["kind": optimizer.kind],
                                                 trainer: Saved(run: state, task: task.savedState()), best: improved)
@@ -252,7 +261,7 @@ public final class TrainingLoop<Task: TrainingTask> {
         if task.splits.contains(end) {
             let m = try task.evaluate(end)
             if end == .test {
-                metrics?.append(MetricRecord(step: state.step, epoch: state.epoch, split: "test", metrics: m, time: now()))
+                try metrics?.append(MetricRecord(step: state.step, epoch: state.epoch, split: "test", metrics: m, time: now()))
             }
             for (k, v) in m { final["\(end.rawValue)_\(k)"] = v }
         }
@@ -292,6 +301,17 @@ public final class TrainingLoop<Task: TrainingTask> {
         return s[0] > 0 ? Int32(s[0]) : nil
     }
 
+    /// Refuses to checkpoint a model whose parameters or buffers hold NaN or infinity,
+    /// naming the first such tensor.
+    private func checkFinite(_ model: Layer, step: Int) throws {
+        for (name, t) in model.parameters.map({ ($0.name, $0.value) }) + model.buffers.map({ ($0.name, $0.value) }) {
+            let p = UnsafeBufferPointer(start: t.data, count: t.count)
+            var bad = false
+            for x in p where !x.isFinite { bad = true; break }
+            if bad { throw TrainingError.nonFiniteTensor(name: name, step: step) }
+        }
+    }
+
     /// `loss 0.1234 acc 0.9000`, in the order of the task's metrics.
     static func describe(_ m: [String: Double]) -> String {
         Task.metrics.compactMap { spec in m[spec.name].map { String(format: "%@ %.4f", spec.label, $0) } }
@@ -320,37 +340,69 @@ public final class TrainingLoop<Task: TrainingTask> {
         return r
     }
 
-    /// The checkpoint every rank resumes from: rank 0 picks the newest good one
-    /// (reporting those it skipped) and tells the others, which load the same directory.
-    private func chooseCheckpoint<State: Decodable>(_ store: CheckpointStore, as type: State.Type) throws
-        -> Checkpoint<State>? {
+    /// The task, and the checkpoint every rank resumes from. Rank 0 tries the run's
+    /// checkpoints in `resumeOrder` (`latest` first): the first that verifies, builds the
+    /// task from its saved state and whose model and optimizer state fit the task's
+    /// network is taken, every other one named with its reason; it tells the others,
+    /// which load the same directory.
+    private func buildTask<State: Codable>(_ store: CheckpointStore, as type: TaskCheckpointState<State>.Type) throws
+        -> (Task, Checkpoint<TaskCheckpointState<State>>?) where State == Task.State {
+        func saved(_ c: Checkpoint<TaskCheckpointState<State>>) -> SavedTaskState<State> {
+            SavedTaskState(state: c.trainer.task, file: c.directory.appendingPathComponent(CheckpointLayout.trainer).path)
+        }
+        guard context.options.resume else { return (try Task(context, saved: nil), nil) }
         var chosen = ""
-        var ckpt: Checkpoint<State>?
+        var found: (Task, Checkpoint<TaskCheckpointState<State>>)?
         if comm.rank == 0 {
-            if let point = try store.resume(as: type) {
-                for s in point.skipped { progress.say("resume: skipped \(s)") }
-                ckpt = point.checkpoint
-                chosen = point.checkpoint.directory.path
+            var skipped: [String] = []
+            for step in store.resumeOrder() {
+                let url = store.url(step: step)
+                do {
+                    let ckpt = try Checkpoint<TaskCheckpointState<State>>.load(from: url, as: type)
+                    let task = try Task(context, saved: saved(ckpt))
+                    try ModelState.apply(ckpt.model, to: task.network, file: url.appendingPathComponent(CheckpointLayout.model).path)
+                    do {
+                        try OptimizerFactory.make(config.train, fail: context.fail)
+                            .loadState(ckpt.optimizer.entries.mapValues(\.tensor), step: ckpt.trainer.run.step,
+                                       parameters: task.network.parameters)
+                    } catch {
+                        throw CheckpointError(file: url.appendingPathComponent(CheckpointLayout.optimizer).path,
+                                              .io("optimizer state does not fit this model: \(error)"))
+                    }
+                    found = (task, ckpt)
+                    break
+                } catch {
+                    skipped.append("\(error)")
+                }
+            }
+            for s in skipped { progress.say("resume: skipped \(s)") }
+            if let found {
+                chosen = found.1.directory.path
+            } else if !skipped.isEmpty {
+                throw CheckpointError(file: store.directory.path, .noUsableCheckpoint(skipped: skipped))
             } else {
                 progress.say("resume: no checkpoint in \(store.directory.path); starting fresh")
             }
         }
         chosen = try comm.broadcast(chosen, root: 0)
-        if chosen.isEmpty { return nil }
-        return try ckpt ?? Checkpoint<State>.load(from: URL(fileURLWithPath: chosen), as: type)
+        if let found { return found }
+        if chosen.isEmpty { return (try Task(context, saved: nil), nil) }
+        let ckpt = try Checkpoint<TaskCheckpointState<State>>.load(from: URL(fileURLWithPath: chosen), as: type)
+        return (try Task(context, saved: saved(ckpt)), ckpt)
     }
 
     /// Every rank must run the same config on the same data: a difference is an error on
     /// every rank (no rank waits for a collective the others never reach).
     private func agreeAcrossRanks(_ task: Task) throws {
-        let mine = "\(config.hash) \(task.batchesPerEpoch) \(task.description)"
+        try agree("data", "\(task.batchesPerEpoch) batches an epoch; \(task.description)")
+    }
+
+    /// Gathers `mine` from every rank; where one differs from rank 0's, every rank throws
+    /// `ranksDisagree` naming `what` and both values.
+    private func agree(_ what: String, _ mine: String) throws {
         let all = try comm.allgather(Array(mine.utf8)).map { String(decoding: $0, as: UTF8.self) }
         if let differs = all.firstIndex(where: { $0 != all[0] }) {
-            let a = all[0].split(separator: " ", maxSplits: 1), b = all[differs].split(separator: " ", maxSplits: 1)
-            let what = a[0] == b[0]
-                ? "data (\(a.dropFirst().joined()) on rank 0, \(b.dropFirst().joined()) on rank \(differs))"
-                : "config (hash \(a[0]) on rank 0, \(b[0]) on rank \(differs))"
-            throw TrainingError.ranksDisagree(what)
+            throw TrainingError.ranksDisagree("\(what) (\(all[0]) on rank 0, \(all[differs]) on rank \(differs))")
         }
     }
 
@@ -371,9 +423,13 @@ public final class TrainingLoop<Task: TrainingTask> {
         if t.clipNorm < 0 { throw fail("train.clip_norm", "must not be negative") }
         if t.l1 < 0 { throw fail("train.l1", "must not be negative") }
         if t.l2 < 0 { throw fail("train.l2", "must not be negative") }
+        if t.logEvery < 1 { throw fail("train.log_every", "must be at least 1, got \(t.logEvery)") }
+        if !(t.optimizer.lr >= 0) || !t.optimizer.lr.isFinite { throw fail("train.optimizer.lr", "must be a non-negative number") }
         if config.checkpoint.keep < 1 { throw fail("checkpoint.keep", "must be at least 1") }
         if config.checkpoint.everyEpochs < 1 { throw fail("checkpoint.every_epochs", "must be at least 1") }
-        if config.name.isEmpty || config.name.contains("/") { throw fail("name", "must be a non-empty name without '/'") }
+        if config.name.isEmpty || config.name.contains("/") || config.name == "." || config.name == ".." {
+            throw fail("name", "must be a non-empty name without '/' (and not '.' or '..'), got '\(config.name)'")
+        }
     }
 }
 

@@ -78,7 +78,8 @@ public final class LanguageModelTask: TrainingTask {
         labels = [Int32](repeating: 0, count: streams.count * T)
     }
 
-    public var splits: [Split] { [.validation] }
+    /// Held-out text to evaluate on needs more than one chunk of it.
+    public var splits: [Split] { corpus.heldOut.count > context.config.data.sequenceLength ? [.validation] : [] }
     public var unit: String { "chars/s" }
     public var description: String {
         "\(corpus.vocabulary.count) characters in the vocabulary, \(corpus.train.count) training and "

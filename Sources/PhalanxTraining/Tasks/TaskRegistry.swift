@@ -89,7 +89,11 @@ public struct TaskKind: Sendable {
     /// `phalanx evaluate` on one of this task's checkpoints.
     public func evaluate(checkpoint: URL, _ request: EvaluationRequest = EvaluationRequest()) throws -> EvaluationReport {
         guard let evaluate else { throw ValidationFailure("the \(name) task has no evaluation of a checkpoint") }
-        return try evaluate(checkpoint, request)
+        let report = try evaluate(checkpoint, request)
+        if let bad = report.values.sorted(by: { $0.key < $1.key }).first(where: { !$0.value.isFinite }) {
+            throw TrainingError.nonFiniteMetric(name: bad.key, of: checkpoint.path)
+        }
+        return report
     }
 
     /// `phalanx generate` with one of this task's checkpoints.
