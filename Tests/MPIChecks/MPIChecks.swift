@@ -399,6 +399,27 @@ struct MPIChecks {
         } catch let e as TrainingError {
             if !"\(e)".contains("--resume") { bad.append("unexpected message: \(e)") }
         }
+        // Data of the same size but other content on the last rank (a stale copy on one
+        // machine's disk): the same config names a relative data directory, and each rank
+        // runs in a directory of its own. The checksums differ; every rank stops, naming the data.
+        let own = NSTemporaryDirectory() + "phalanx-mpi-own-\(world.rank)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: own + "/data", withIntermediateDirectories: true)
+        let cwd = FileManager.default.currentDirectoryPath
+        defer {
+            FileManager.default.changeCurrentDirectoryPath(cwd)
+            try? FileManager.default.removeItem(atPath: own)
+        }
+        var images = BandImages(side: 28, seed: world.rank == world.size - 1 ? 99 : 3, label: { ($0 * 7) % 10 },
+                                band: { $0 / 3 }, bright: 120, dark: 30, noise: 120)
+        try images.write(train: 256, test: 20, to: own + "/data")
+        FileManager.default.changeCurrentDirectoryPath(own)
+        do {
+            _ = try Trainer(try ConfigLoader.load(yaml: config("data", "stale", .lenet, batch: 8 * world.size)), options: quiet,
+                            communicator: world).run()
+            bad.append("ranks with different data trained anyway")
+        } catch let e as TrainingError {
+            if !"\(e)".contains("data") || !"\(e)".contains("crc") { bad.append("unexpected message: \(e)") }
+        }
         // A global batch that does not split over the ranks.
         do {
             _ = try Trainer(try ConfigLoader.load(yaml: config(dir, "odd", .lenet, batch: 8 * world.size + 1)),

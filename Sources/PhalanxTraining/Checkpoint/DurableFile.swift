@@ -120,14 +120,18 @@ public enum DurableFile {
 
 /// The CRC-32 (zlib / PNG polynomial) of `bytes`.
 func crc32Checksum(_ bytes: [UInt8]) -> UInt32 {
-    bytes.withUnsafeBufferPointer { buffer -> UInt32 in
-        var crc = crc32(0, nil, 0)
-        var offset = 0
-        while offset < buffer.count {
-            let chunk = min(buffer.count - offset, 1 << 30)
-            crc = crc32(crc, buffer.baseAddress! + offset, uInt(chunk))
-            offset += chunk
-        }
-        return UInt32(truncatingIfNeeded: crc)
+    bytes.withUnsafeBytes { crc32Checksum($0) }
+}
+
+/// CRC-32 (zlib's) of raw memory, in chunks zlib's length type holds.
+func crc32Checksum(_ buffer: UnsafeRawBufferPointer) -> UInt32 {
+    var crc = crc32(0, nil, 0)
+    guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return UInt32(crc) }
+    var offset = 0
+    while offset < buffer.count {
+        let chunk = min(buffer.count - offset, 1 << 30)
+        crc = crc32(crc, base + offset, uInt(chunk))
+        offset += chunk
     }
+    return UInt32(crc)
 }

@@ -401,7 +401,7 @@ public final class TrainingLoop<Task: TrainingTask> {
     /// Every rank must run the same config on the same data: a difference is an error on
     /// every rank (no rank waits for a collective the others never reach).
     private func agreeAcrossRanks(_ task: Task) throws {
-        try agree("data", "\(task.batchesPerEpoch) batches an epoch; \(task.description)")
+        try agree("data", "\(task.batchesPerEpoch) batches an epoch; \(task.fingerprint)")
     }
 
     /// Gathers `mine` from every rank; where one differs from rank 0's, every rank throws

@@ -142,6 +142,9 @@ public protocol TrainingTask: AnyObject {
     var resumesMidEpoch: Bool { get }
     /// A line about data and model, printed once at the start.
     var description: String { get }
+    /// What every rank must have alike before training (sizes and checksums of the
+    /// data); under mpirun a difference stops every rank, naming both. Default: `description`.
+    var fingerprint: String { get }
 
     /// Prepares epoch `epoch` (1-based): its order, its streams' state. A run resumed
     /// inside an epoch continues with batch `RunState.batch` of it.
@@ -174,6 +177,7 @@ extension TrainingTask {
     }
     public func endEpoch(_ epoch: Int) throws {}
     public var resumesMidEpoch: Bool { false }
+    public var fingerprint: String { description }
     public static func derived(_ metrics: [String: Double]) -> [String: Double] { metrics }
     public func report(checkpoint: URL?) -> [String] { [] }
     public func summaryFields(metrics: [String: Double], samplesPerSec: Double) -> [String: Double] {

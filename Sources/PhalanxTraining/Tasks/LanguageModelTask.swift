@@ -86,6 +86,13 @@ public final class LanguageModelTask: TrainingTask {
             + "\(corpus.heldOut.count) held-out characters, chunks of \(context.config.data.sequenceLength) characters"
     }
 
+    /// The text's size, vocabulary and CRC-32, as this rank read it.
+    public var fingerprint: String {
+        let train = corpus.train.withUnsafeBytes { crc32Checksum($0) }, held = corpus.heldOut.withUnsafeBytes { crc32Checksum($0) }
+        return "\(corpus.train.count)+\(corpus.heldOut.count) characters, vocabulary crc \(hex(crc32Checksum(Array(vocabulary.utf8)))), "
+            + "text crc \(hex(train))/\(hex(held))"
+    }
+
     public func startEpoch(_ epoch: Int) throws {
         for r in recurrent { r.resetState() }
     }
