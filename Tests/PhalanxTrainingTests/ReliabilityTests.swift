@@ -133,4 +133,33 @@ import Testing
             "\($0)".contains("/dev/full")
         }
     }
+
+    @Test func configErrorsNameTheSetOrTheLineNotTheWholeFile() throws {
+        let data = TinyData()
+        defer { data.cleanUp() }
+        #expect { try ConfigLoader.load(yaml: data.config(), file: "x.yaml", overrides: ["train.epochs=abc"]) } throws: {
+            "\($0)".hasPrefix("--set train.epochs=abc: key 'train.epochs'")
+        }
+        let config = try ConfigLoader.load(yaml: data.config(), file: "x.yaml", overrides: ["train.epochs=0"])
+        #expect { try Trainer(config, options: quiet()).run() } throws: { "\($0)".hasPrefix("--set train.epochs=0: key 'train.epochs'") }
+        #expect { try ConfigLoader.load(yaml: "name: a\nseed: 1\nname: b\n", file: "d.yaml") } throws: { error in
+            let e = error as? ConfigError
+            return e?.line == 3 && !(e?.message.contains("Context") ?? true) && e?.message.contains("'name'") == true
+        }
+        // What changed since the checkpoint, key by key.
+        let a = try ConfigLoader.load(yaml: data.config()).config
+        let b = try ConfigLoader.load(yaml: data.config(), overrides: ["train.optimizer.lr=0.05", "data.normalize=min_max"]).config
+        #expect(b.differences(from: a) == ["data.normalize: standardize → min_max", "train.optimizer.lr: 0.1 → 0.05"])
+    }
+
+    @Test func aCheckpointDirectoryThatCannotBeWrittenStopsTheRunBeforeTraining() throws {
+        let data = TinyData()
+        defer { data.cleanUp() }
+        let file = "\(data.directory)/not-a-directory"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let config = try ConfigLoader.load(yaml: data.config(), overrides: ["checkpoint.directory=\(file)"])
+        let started = Date()
+        #expect { try Trainer(config, options: quiet()).run() } throws: { "\($0)".contains("checkpoint directory") }
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
 }

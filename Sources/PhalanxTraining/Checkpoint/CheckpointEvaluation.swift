@@ -26,8 +26,9 @@ public enum CheckpointEvaluation {
         case "train": dataset = data.train
         default: dataset = data.test
         }
+        // A batch larger than the split would only allocate memory it never fills.
         let r = try Evaluation.run(model.network, on: dataset, normalization: data.normalization,
-                                   loss: kind.makeLoss(), kind: kind, batchSize: batchSize)
+                                   loss: kind.makeLoss(), kind: kind, batchSize: max(1, min(batchSize, dataset.count)))
         return Result(accuracy: r.accuracy, loss: r.loss, count: r.count, step: model.step)
     }
 }

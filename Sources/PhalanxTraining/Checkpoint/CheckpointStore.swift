@@ -177,6 +177,21 @@ public struct CheckpointStore: Sendable {
         throw CheckpointError(file: directory.path, .noUsableCheckpoint(skipped: skipped.map(\.description)))
     }
 
+    /// Creates the directory if need be and writes and removes a probe file in it, so that
+    /// a run that could not save its checkpoints stops before training, not after an epoch.
+    public func checkWritable() throws(CheckpointError) {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError(file: directory.path, .io("cannot create the checkpoint directory: \(describeIOError(error))"))
+        }
+        let probe = directory.appendingPathComponent(".tmp-probe-\(getpid())")
+        guard FileManager.default.createFile(atPath: probe.path, contents: Data("probe".utf8)) else {
+            throw CheckpointError(file: directory.path, .io("cannot write into the checkpoint directory (permissions, a full or read-only disk?)"))
+        }
+        try? FileManager.default.removeItem(at: probe)
+    }
+
     /// Removes the `.tmp-*` directories interrupted saves and prunes left behind (call it
     /// when no other process writes this store). Returns their names.
     @discardableResult
@@ -212,3 +227,19 @@ public struct ResumePoint<State: Decodable> {
 }
 
 extension ResumePoint: Sendable where State: Sendable {}
+
+/// A Foundation file error as a short reason (`permission denied`, `not a directory`)
+/// instead of its NSCocoaErrorDomain dump.
+func describeIOError(_ error: Error) -> String {
+    let ns = error as NSError
+    if let posix = (ns.userInfo[NSUnderlyingErrorKey] as? NSError), posix.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(posix.code))).lowercased()
+    }
+    switch ns.code {
+    case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "permission denied"
+    case NSFileWriteOutOfSpaceError: return "no space left on the device"
+    case NSFileWriteVolumeReadOnlyError: return "read-only file system"
+    case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or directory"
+    default: return ns.localizedDescription
+    }
+}

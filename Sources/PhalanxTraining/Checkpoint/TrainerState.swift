@@ -39,6 +39,31 @@ public struct TrainerState: Codable, Sendable {
 }
 
 extension ExperimentConfig {
+    /// The dotted keys whose values differ between `other` and this config, each with
+    /// both values (`train.optimizer.lr: 0.1 → 0.05`), sorted.
+    public func differences(from other: ExperimentConfig) -> [String] {
+        func flatten(_ c: ExperimentConfig) -> [String: String] {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            guard let data = try? encoder.encode(c), let json = try? JSONSerialization.jsonObject(with: data) else { return [:] }
+            var out: [String: String] = [:]
+            func walk(_ v: Any, _ path: String) {
+                if let d = v as? [String: Any] {
+                    for (k, x) in d { walk(x, path.isEmpty ? k : path + "." + k) }
+                } else if let a = v as? [Any] {
+                    for (i, x) in a.enumerated() { walk(x, path + ".\(i)") }
+                } else {
+                    out[path] = "\(v)"
+                }
+            }
+            walk(json, "")
+            return out
+        }
+        let a = flatten(other), b = flatten(self)
+        return Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.sorted()
+            .map { "\($0): \(a[$0] ?? "(none)") → \(b[$0] ?? "(none)")" }
+    }
+
     /// A stable hash of the config (FNV-1a 64 over its sorted-keys JSON), hex.
     public var hash: String {
         let encoder = JSONEncoder()

@@ -30,6 +30,8 @@ public struct LoadedConfig {
     public var config: ExperimentConfig
     public var file: String
     let root: Node
+    /// The `--set key=value` overrides applied, so that errors about their keys name them.
+    var overrides: [String] = []
     /// The YAML tree as written, with `--set` overrides applied.
     public var tree: Node { root }
 
@@ -55,9 +57,9 @@ public struct LoadedConfig {
         }
     }
 
-    /// An error about `key`, located in the file.
+    /// An error about `key`, located in the file (or in the `--set` that gave its value).
     public func error(_ key: String, _ message: String) -> ConfigError {
-        ConfigError(file: file, line: line(of: key), key: key, message)
+        ConfigLoader.attribute(ConfigError(file: file, line: line(of: key), key: key, message), to: overrides)
     }
 
     /// A config derived from this one (an ensemble member, a sweep trial): each of
@@ -104,10 +106,41 @@ public enum ConfigLoader {
         } catch let e as ConfigError {
             throw e
         } catch {
-            throw ConfigError(file: file, line: yamlLine(error), key: "", "not valid YAML: \(error)")
+            throw yamlError(error, text: yaml, file: file)
         }
         for o in overrides { root = try apply(override: o, to: root, file: file) }
-        return try decode(root, file: file)
+        do {
+            var loaded = try decode(root, file: file)
+            loaded.overrides = overrides
+            return loaded
+        } catch {
+            throw attribute(error, to: overrides)
+        }
+    }
+
+    /// An error about a key a `--set` gave (or one below it) names the `--set`, not a line of the file.
+    static func attribute(_ e: ConfigError, to overrides: [String]) -> ConfigError {
+        guard let o = overrides.last(where: { o in
+            let key = String(o.prefix { $0 != "=" })
+            return e.key == key || e.key.hasPrefix(key + ".")
+        }) else { return e }
+        return ConfigError(file: "--set \(o)", key: e.key, e.message)
+    }
+
+    /// A YAML syntax error as one line with its place (Yams appends the whole document as context).
+    static func yamlError(_ error: Error, text: String, file: String) -> ConfigError {
+        var message = "\(error)"
+        if let cut = message.range(of: "\nContext:") { message = String(message[..<cut.lowerBound]) }
+        message = message.split(separator: "\n").first.map(String.init) ?? message
+        var line = yamlLine(error)
+        // "duplicated key(s): 'name'": the line where the key appears a second time.
+        if let r = message.range(of: "duplicated key(s): '"), let end = message[r.upperBound...].firstIndex(of: "'") {
+            let key = message[r.upperBound..<end]
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let hits = lines.indices.filter { lines[$0].trimmingCharacters(in: .whitespaces).hasPrefix("\(key):") }
+            if hits.count > 1 { line = hits[1] + 1 }
+        }
+        return ConfigError(file: file, line: line, key: "", "not valid YAML: \(message)")
     }
 
     /// Decodes a YAML tree strictly (unknown keys are errors).

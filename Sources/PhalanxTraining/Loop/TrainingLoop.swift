@@ -64,6 +64,7 @@ public final class TrainingLoop<Task: TrainingTask> {
                 progress.say("note: \(context.runDirectory.path) held an earlier run; moved it to \(moved.path) "
                     + "(continue a run with --resume)")
             }
+            try store.checkWritable()
         }
         let (task, resumed) = try buildTask(store, as: Saved.self)
         let model = task.network
@@ -89,12 +90,16 @@ public final class TrainingLoop<Task: TrainingTask> {
                                       .io("optimizer state does not fit this model: \(error)"))
             }
             state = ckpt.trainer.run
-            state.config = config
             if state.monitor != monitor.name { state.best = nil; state.bestStep = nil; state.monitor = monitor.name }
             if state.configHash != config.hash {
-                progress.say("resume: note — the config differs from the one the checkpoint was trained with")
+                let changed = config.differences(from: state.config)
+                progress.say("resume: note — the config differs from the one the checkpoint was trained with"
+                    + (changed.isEmpty ? "" : ": " + changed.prefix(6).joined(separator: "; ")
+                        + (changed.count > 6 ? "; … \(changed.count - 6) more" : ""))
+                    + (changed.contains { $0.hasPrefix("data.normalize") } ? " (the checkpoint's normalisation statistics are kept)" : ""))
                 state.configHash = config.hash
             }
+            state.config = config
             for (d, rng) in zip(dropouts, state.dropoutRNG) { d.rng = rng }
             progress.say("resumed \(config.name) from \(ckpt.directory.path) (epoch \(state.epoch), step \(state.step)"
                 + (state.batch > 0 ? ", inside epoch \(state.epoch + 1) at batch \(state.batch + 1)" : "") + ")")
