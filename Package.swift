@@ -45,6 +45,9 @@ let package = Package(
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",
             "PhalanxTestSupport",
         ], path: "Tests/MPIChecks"),
+        // Fuzz targets for the parsers (libFuzzer with -sanitize=fuzzer -DFUZZING; plainly, a corpus replayer).
+        .executableTarget(name: "phalanx-fuzz", dependencies: ["PhalanxData", "PhalanxTraining"], path: "Tests/Fuzz",
+                          exclude: ["corpus"]),
         .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore"]),
         .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
         .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore"]),
