@@ -2,34 +2,23 @@
 // ranks its trials by held-out bits per character, lowest first; an ensemble of a task
 // that cannot vote is refused by name.
 import Foundation
+import PhalanxTestSupport
 import Testing
 @testable import PhalanxCoordinator
 @testable import PhalanxTraining
 
 @Suite(.serialized) struct SweepTaskTests {
     @Test func aSweepOverALanguageModelPicksTheLowestBitsPerCharacter() throws {
-        let dir = NSTemporaryDirectory() + "phalanx-lmsweep-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try String(repeating: "abcd", count: 80).write(toFile: dir + "/text", atomically: true, encoding: .utf8)
-        let yaml = """
-        name: lm-sweep
-        seed: 3
-        data: {dataset: text, text: [\(dir)/text], validation: 40, sequence_length: 8}
-        model:
-          input: [8]
-          layers:
-            - {kind: embedding, name: embed, out: 4}
-            - {kind: lstm, name: lstm, out: 8, return_sequences: true}
-            - {kind: linear, name: head}
-        train: {epochs: 2, batch_size: 4, optimizer: {kind: adam, lr: 0.03}}
-        checkpoint: {directory: \(dir)/runs}
-        sweep:
-          method: grid
-          metric: validation_bits_per_char
-          parameters:
-            train.optimizer.lr: {values: [0.0001, 0.03, 0.001]}
-        """
+        let text = TinyText()
+        defer { text.cleanUp() }
+        let dir = text.directory
+        let yaml = text.config(name: "lm-sweep", epochs: 2, extra: """
+            sweep:
+              method: grid
+              metric: validation_bits_per_char
+              parameters:
+                train.optimizer.lr: {values: [0.0001, 0.03, 0.001]}
+            """)
         var options = CoordinatorOptions()
         options.quiet = true
         let results = try SweepRunner(try ConfigLoader.load(yaml: yaml), options: options).run()

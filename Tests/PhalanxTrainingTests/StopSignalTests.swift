@@ -6,6 +6,7 @@
 import Foundation
 import Glibc
 import PhalanxCore
+import PhalanxTestSupport
 import Testing
 @testable import PhalanxTraining
 
@@ -53,23 +54,10 @@ import Testing
     }
 
     @Test func aLanguageModelFinishesTheEpochFirst() throws {
-        let dir = NSTemporaryDirectory() + "phalanx-stop-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try String(repeating: "abcd", count: 80).write(toFile: dir + "/text", atomically: true, encoding: .utf8)
-        let yaml = """
-        seed: 3
-        data: {dataset: text, text: [\(dir)/text], validation: 40, sequence_length: 8}
-        model:
-          input: [8]
-          layers:
-            - {kind: embedding, name: embed, out: 4}
-            - {kind: lstm, name: lstm, out: 8, return_sequences: true}
-            - {kind: dropout, p: 0.2}
-            - {kind: linear, name: head}
-        train: {epochs: 3, batch_size: 4, optimizer: {kind: adam, lr: 0.03}}
-        checkpoint: {directory: \(dir)/runs}
-        """
+        let text = TinyText()
+        defer { text.cleanUp() }
+        let dir = text.directory
+        let yaml = text.config(epochs: 3, dropout: 0.2)
         let r = try stopAndResume(yaml, kind: LanguageModelTask.kind, stopAt: 2, dir: dir)
         guard case let .interrupted(_, step, checkpoint)? = r.stop else {
             Issue.record("no interruption: \(String(describing: r.stop))")

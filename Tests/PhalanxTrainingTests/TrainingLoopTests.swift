@@ -71,30 +71,8 @@ import Testing
         }
     }
 
-    func text(_ dir: String) throws -> String {
-        try String(repeating: "abcd", count: 80).write(toFile: dir + "/text", atomically: true, encoding: .utf8)
-        return dir + "/text"
-    }
-
-    func lm(_ dir: String, name: String, epochs: Int = 4, dropout: Bool = false, extra: String = "") -> String {
-        """
-        name: \(name)
-        seed: 3
-        data: {dataset: text, text: [\(dir)/text], validation: 40, sequence_length: 8}
-        model:
-          input: [8]
-          layers:
-            - {kind: embedding, name: embed, out: 4}
-            - {kind: lstm, name: lstm, out: 8, return_sequences: true}
-        \(dropout ? "    - {kind: dropout, p: 0.3}" : "")
-            - {kind: linear, name: head}
-        train:
-          epochs: \(epochs)
-          batch_size: 4
-          optimizer: {kind: adam, lr: 0.03}
-        checkpoint: {directory: \(dir)/runs, keep: 10}
-        \(extra)
-        """
+    func lm(_ text: TinyText, name: String, epochs: Int = 4, dropout: Bool = false) -> String {
+        text.config(name: name, epochs: epochs, dropout: dropout ? 0.3 : nil)
     }
 
     func steps(_ dir: String, _ run: String) -> [Int] {
@@ -102,12 +80,12 @@ import Testing
     }
 
     @Test func aLanguageModelWithDropoutResumesExactly() throws {
-        let dir = try temporary()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try text(dir)
-        let straight = try LanguageModelTrainer(try ConfigLoader.load(yaml: lm(dir, name: "straight", dropout: true)),
+        let text = TinyText()
+        defer { text.cleanUp() }
+        let dir = text.directory
+        let straight = try LanguageModelTrainer(try ConfigLoader.load(yaml: lm(text, name: "straight", dropout: true)),
                                                 options: quiet()).run()
-        let config = try ConfigLoader.load(yaml: lm(dir, name: "split", dropout: true))
+        let config = try ConfigLoader.load(yaml: lm(text, name: "split", dropout: true))
         _ = try LanguageModelTrainer(config, options: quiet(stopAfter: 2)).run()
         let resumed = try LanguageModelTrainer(config, options: quiet(resume: true)).run()
         #expect(resumed.steps == straight.steps)
@@ -118,18 +96,18 @@ import Testing
     }
 
     @Test func sequenceTasksStopEarlyAndCheckpointEveryNEpochs() throws {
-        let dir = try temporary()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try text(dir)
+        let text = TinyText()
+        defer { text.cleanUp() }
+        let dir = text.directory
         // No improvement counts after the first epoch (min_delta is huge): patience 1 stops after epoch 2.
-        let early = try LanguageModelTask.kind.train(try ConfigLoader.load(yaml: lm(dir, name: "lm-early", epochs: 5),
+        let early = try LanguageModelTask.kind.train(try ConfigLoader.load(yaml: lm(text, name: "lm-early", epochs: 5),
             overrides: ["train.early_stopping={patience: 1, min_delta: 100}"]), options: quiet())
         #expect(early.stoppedEarly && early.epochs == 2)
         let perEpoch = early.steps / 2
         #expect(early.checkpoint.hasSuffix(CheckpointLayout.directoryName(step: perEpoch)), "restored \(early.checkpoint)")
 
         // every_epochs: 2 — epochs 2 and 4, and epoch 1 where the monitored metric improved.
-        _ = try LanguageModelTask.kind.train(try ConfigLoader.load(yaml: lm(dir, name: "lm-every"),
+        _ = try LanguageModelTask.kind.train(try ConfigLoader.load(yaml: lm(text, name: "lm-every"),
             overrides: ["checkpoint.every_epochs=2", "train.early_stopping={patience: 10, min_delta: 100}"]), options: quiet())
         #expect(steps(dir, "lm-every") == [1, 2, 4].map { $0 * perEpoch })
 
@@ -149,12 +127,12 @@ import Testing
     }
 
     @Test func eachTaskRefusesWhatIsNotItsOwnByName() throws {
-        let dir = try temporary()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try text(dir)
+        let text = TinyText()
+        defer { text.cleanUp() }
+        let dir = text.directory
         // train.loss: the sequence tasks are trained with cross-entropy only.
         for loss in ["mse", "binary_cross_entropy"] {
-            let config = try ConfigLoader.load(yaml: lm(dir, name: "lm-loss"), overrides: ["train.loss=\(loss)"])
+            let config = try ConfigLoader.load(yaml: lm(text, name: "lm-loss"), overrides: ["train.loss=\(loss)"])
             #expect { try LanguageModelTask.kind.train(config, options: quiet()) } throws: { ($0 as? ConfigError)?.key == "train.loss" }
         }
         let s2s = """
@@ -178,7 +156,7 @@ import Testing
         #expect { try TaskRegistry.kind(of: try ConfigLoader.load(yaml: image, file: "img.yaml")) } throws: {
             "\($0)".hasPrefix("img.yaml:4: key 'data.sequence_length': not a setting of the classification task")
         }
-        #expect { try TaskRegistry.kind(of: try ConfigLoader.load(yaml: lm(dir, name: "x"), overrides: ["data.crop_padding=2"])) }
+        #expect { try TaskRegistry.kind(of: try ConfigLoader.load(yaml: lm(text, name: "x"), overrides: ["data.crop_padding=2"])) }
             throws: { ($0 as? ConfigError)?.key == "data.crop_padding" }
         // A key no task reads is refused when the config is loaded.
         #expect { try ConfigLoader.load(yaml: image.replacingOccurrences(of: "sequence_length", with: "sequence_lenght")) }
@@ -189,19 +167,19 @@ import Testing
         #expect { try TaskRegistry.kind(of: try ConfigLoader.load(yaml: image, overrides: ["task=gan"])) }
             throws: { ($0 as? ConfigError)?.key == "task" }
         // A monitored metric the task does not report.
-        let monitored = try ConfigLoader.load(yaml: lm(dir, name: "lm-monitor"), overrides: ["checkpoint.monitor=validation_accuracy"])
+        let monitored = try ConfigLoader.load(yaml: lm(text, name: "lm-monitor"), overrides: ["checkpoint.monitor=validation_accuracy"])
         #expect { try LanguageModelTask.kind.train(monitored, options: quiet()) } throws: {
             ($0 as? ConfigError)?.key == "checkpoint.monitor" && "\($0)".contains("validation_bits_per_char")
         }
     }
 
     @Test func theMonitoredMetricHasItsDirection() throws {
-        let dir = try temporary()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try text(dir)
+        let text = TinyText()
+        defer { text.cleanUp() }
+        let dir = text.directory
         // Monitoring the validation loss (lower is better) of a language model: `best`
         // names the checkpoint of the lowest held-out loss in metrics.jsonl.
-        let summary = try LanguageModelTask.kind.train(try ConfigLoader.load(yaml: lm(dir, name: "lm-best"),
+        let summary = try LanguageModelTask.kind.train(try ConfigLoader.load(yaml: lm(text, name: "lm-best"),
             overrides: ["checkpoint.monitor=validation_loss"]), options: quiet())
         #expect(summary.monitor == "validation_loss")
         let records = try MetricsLog.read(URL(fileURLWithPath: "\(dir)/runs/lm-best/metrics.jsonl")).filter { $0.split == "validation" }
