@@ -145,8 +145,9 @@ struct Aggregate: ParsableCommand {
         if mode == "last-k" && checkpoints.count != 1 { throw ValidationError("last-k takes one run directory") }
         if let w = weights {
             let parsed = w.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard parsed.allSatisfy({ $0 != nil && $0! >= 0 }), parsed.count == checkpoints.count else {
-                throw ValidationError("--weights takes \(checkpoints.count) non-negative numbers separated by commas")
+            guard parsed.allSatisfy({ $0 != nil && $0! >= 0 && $0!.isFinite }), parsed.count == checkpoints.count,
+                  parsed.reduce(0, { $0 + ($1 ?? 0) }) > 0 else {
+                throw ValidationError("--weights takes \(checkpoints.count) non-negative numbers separated by commas, not all zero")
             }
         }
     }

@@ -116,6 +116,8 @@ import Testing
             ("data.crop_padding=100", "data.crop_padding"),
             ("train.log_every=0", "train.log_every"),
             ("name=..", "name"),
+            ("model.layers.2={kind: concat, branches: [{kind: relu, name: a}, {kind: tanh, name: a}]}",
+             "model.layers.2.branches.1.name"),
         ]
         for (override, key) in cases {
             let config = try ConfigLoader.load(yaml: data.config(name: "v"), overrides: [override])

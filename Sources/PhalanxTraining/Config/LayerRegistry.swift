@@ -215,6 +215,9 @@ public enum LayerRegistry {
             let branches = try site.required(site.spec.branches, "branches")
             guard !branches.isEmpty else { throw site.error("needs at least one branch", key: "branches") }
             let names = ModelBuilder.names(of: branches)
+            if let twice = names.enumerated().first(where: { names.prefix($0.offset).contains($0.element) }) {
+                throw site.error("two branches are named '\(twice.element)'", key: "branches.\(twice.offset).name")
+            }
             var built: [(String, Layer)] = []
             for (i, branch) in branches.enumerated() {
                 built.append((names[i], try b.layer(branch, key: "\(site.key).branches.\(i)", shape: site.shape)))
