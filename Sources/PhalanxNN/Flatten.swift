@@ -35,7 +35,7 @@ public final class Flatten: Layer {
     }
 
     /// `tensor` seen with `shape`, reusing the view in `cached` when it already is one.
-    private static func view(of tensor: Tensor, shape: [Int], cached: inout Tensor?) -> Tensor {
+    static func view(of tensor: Tensor, shape: [Int], cached: inout Tensor?) -> Tensor {
         if let v = cached, v.storage === tensor.storage, v.shape == shape { return v }
         let v = tensor.reshaped(shape)
         cached = v

@@ -51,12 +51,17 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var bidirectional: Bool?
     public var peephole: Bool?
     public var returnSequences: Bool?
+    /// reshape: the per-sample shape of the output (`[32, 7, 7]`).
+    public var shape: [Int]?
+    /// upsample: the integer scale factor.
+    public var factor: Int?
 
     enum CodingKeys: String, CodingKey {
         case kind, name, out, kernel, stride, padding, groups, bias, initializer = "init"
         case slope, perChannel = "per_channel", p, size, alpha, beta, k, momentum, eps
         case layers, shortcut, branches, weight, `repeat`
         case numLayers = "num_layers", bidirectional, peephole, returnSequences = "return_sequences"
+        case shape, factor
     }
 
     public init(kind: String, name: String? = nil) {

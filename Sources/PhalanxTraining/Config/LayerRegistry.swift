@@ -170,6 +170,14 @@ public enum LayerRegistry {
         plain("tanh") { Tanh() },
         plain("sigmoid") { Sigmoid() },
         plain("flatten") { Flatten() },
+        LayerKind("reshape", keys: ["shape"]) { _, site throws(ConfigError) in
+            Reshape(shape: try site.required(site.spec.shape, "shape"))
+        },
+        LayerKind("upsample", keys: ["factor"]) { _, site throws(ConfigError) in
+            let f = site.spec.factor ?? 2
+            guard f >= 1 && f <= 64 else { throw site.error("must be 1 to 64, got \(f)", key: "factor") }
+            return Upsample(factor: f)
+        },
         plain("global_avgpool") { GlobalAvgPool() },
         LayerKind("leaky_relu", keys: ["slope"]) { _, site in LeakyReLU(slope: site.spec.slope ?? 0.01) },
         LayerKind("prelu", keys: ["per_channel"]) { _, site in
