@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
         .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore"]),
         .testTarget(name: "PhalanxTrainingTests", dependencies: [
-            "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxTestSupport",
+            "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxDistributed", "PhalanxTestSupport",
         ]),
         .testTarget(name: "PhalanxCoordinatorTests", dependencies: [
             "PhalanxCoordinator", "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxTestSupport",

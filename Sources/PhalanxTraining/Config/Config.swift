@@ -23,8 +23,10 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var ensemble: EnsembleConfig?
     /// `phalanx sweep`: the values to search over.
     public var sweep: SweepConfig?
+    /// Task `autoencoder`: the code layer, the loss, denoising and sparsity.
+    public var autoencoder: AutoencoderConfig?
 
-    enum CodingKeys: String, CodingKey { case name, seed, task, data, model, train, checkpoint, distributed, ensemble, sweep }
+    enum CodingKeys: String, CodingKey { case name, seed, task, data, model, train, checkpoint, distributed, ensemble, sweep, autoencoder }
 
     public init(name: String = "experiment", seed: UInt64 = 42, data: DataConfig = DataConfig(),
                 model: ModelConfig, train: TrainConfig = TrainConfig(),
@@ -47,6 +49,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         distributed = try c.decodeIfPresent(DistributedConfig.self, forKey: .distributed) ?? DistributedConfig()
         ensemble = try c.decodeIfPresent(EnsembleConfig.self, forKey: .ensemble)
         sweep = try c.decodeIfPresent(SweepConfig.self, forKey: .sweep)
+        autoencoder = try c.decodeIfPresent(AutoencoderConfig.self, forKey: .autoencoder)
     }
 }
 

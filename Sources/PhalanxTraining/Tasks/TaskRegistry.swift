@@ -47,6 +47,8 @@ public struct TaskKind: Sendable {
     /// The keys of the `data` and `model` sections the task reads; others are config errors.
     public let dataKeys: Set<String>
     public let modelKeys: Set<String>
+    /// Top-level config sections only this task reads (`autoencoder`).
+    public let sections: Set<String>
     /// The metrics of a split, and the validation metric watched by default.
     public let metrics: [MetricSpec]
     public let defaultMonitor: String
@@ -60,11 +62,12 @@ public struct TaskKind: Sendable {
     /// An entry for task type `T`; `evaluate` and `generate` are what `phalanx evaluate`
     /// and `phalanx generate` do with one of its checkpoints (nil: not offered).
     public init<T: TrainingTask>(_ type: T.Type, name: String, datasets: [String], dataKeys: Set<String>,
-                                 modelKeys: Set<String> = ["input", "layers"], ensembles: Bool = false,
+                                 modelKeys: Set<String> = ["input", "layers"], sections: Set<String> = [],
+                                 ensembles: Bool = false,
                                  evaluate: (@Sendable (URL, EvaluationRequest) throws -> EvaluationReport)? = nil,
                                  generate: (@Sendable (URL, GenerationRequest) throws -> String)? = nil) {
         self.name = name; self.datasets = datasets; self.dataKeys = dataKeys.union(["dataset"])
-        self.modelKeys = modelKeys; self.ensembles = ensembles
+        self.modelKeys = modelKeys; self.sections = sections; self.ensembles = ensembles
         metrics = T.metrics; defaultMonitor = T.defaultMonitor
         self.evaluate = evaluate; self.generate = generate
         train = { loaded, options, comm in
@@ -80,6 +83,14 @@ public struct TaskKind: Sendable {
     /// Refuses keys of the config's `data` and `model` sections that this task does not
     /// read, naming the key and its line (a `text:` in an image config).
     public func checkSections(_ loaded: LoadedConfig) throws(ConfigError) {
+        for other in TaskRegistry.all where other.name != name {
+            for s in other.sections.subtracting(sections) {
+                if let node = ConfigLoader.node(at: [s], in: loaded.root) {
+                    throw ConfigError(file: loaded.file, line: node.mark?.line, key: s,
+                                      "a section of the \(other.name) task, not of \(name) (set task: \(other.name))")
+                }
+            }
+        }
         try TaskRegistry.checkSections(loaded, allowed: { $0 == "data" ? dataKeys : modelKeys }) { _, section in
             "not a setting of the \(name) task; its \(section) keys: "
                 + (section == "data" ? dataKeys : modelKeys).sorted().joined(separator: ", ")
@@ -115,7 +126,7 @@ public struct TaskKind: Sendable {
 public enum TaskRegistry {
     private final class Box: @unchecked Sendable {
         let lock = NSLock()
-        var kinds: [TaskKind] = [ClassificationTask.kind, LanguageModelTask.kind, Seq2SeqTask.kind]
+        var kinds: [TaskKind] = [ClassificationTask.kind, LanguageModelTask.kind, Seq2SeqTask.kind, AutoencoderTask.kind]
     }
     private static let box = Box()
 
@@ -145,7 +156,8 @@ public enum TaskRegistry {
             }
             // A data set written for another task contradicts `task` (the default one does not).
             let implied = kinds.first { $0.datasets.contains(config.data.dataset) }
-            if let implied, implied.name != k.name, config.data.dataset != DataConfig().dataset {
+            if let implied, implied.name != k.name, !k.datasets.contains(config.data.dataset),
+               config.data.dataset != DataConfig().dataset {
                 throw fail("data.dataset", "'\(config.data.dataset)' is data of the \(implied.name) task, not of \(name)")
             }
             return k

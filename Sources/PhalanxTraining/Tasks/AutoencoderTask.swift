@@ -1,0 +1,288 @@
+// Autoencoders (`task: autoencoder`): a network from the layer config learns to output
+// its own input through a named code layer h. Its forms, by the `autoencoder:` section:
+//   - plain: the reconstruction loss, `mse` per pixel or `bce` on logits;
+//   - denoising (Vincent et al., 2008): the input is corrupted in training — masking
+//     noise or Gaussian noise, drawn from (seed, epoch, sample index), so N ranks draw
+//     what one process draws — and the clean input is the target;
+//   - sparse (Ng's lecture notes): β·Σ_j KL(ρ‖ρ̂_j) on the mean activation ρ̂_j of each
+//     code unit over the global batch (a sigmoid code layer; the sums are allreduced).
+// Metrics: the loss, `mse` per pixel, the code's mean activation, and with noise the
+// MSE of reconstructions of corrupted inputs against the clean ones (`denoised_mse`).
+// Left for later: the contractive penalty, sample grids as PNG, stacked pretraining.
+import Foundation
+import PhalanxCore
+import PhalanxData
+import PhalanxNN
+import PhalanxDistributed
+import Yams
+
+/// Trains an autoencoder on image data (labels are not used).
+public final class AutoencoderTask: TrainingTask {
+    public typealias State = ClassificationTask.State
+
+    public static let metrics = [MetricSpec.loss, MetricSpec("mse", .min, label: "mse"),
+                                 MetricSpec("denoised_mse", .min, label: "denoised mse"),
+                                 MetricSpec("code_mean", .min, label: "code mean")]
+    public static let defaultMonitor = "validation_mse"
+
+    let context: TaskContext
+    let sequential: Sequential
+    public var network: Layer { sequential }
+    let settings: AutoencoderConfig
+    let codeIndex: Int
+    let loss: Loss
+    public let data: TrainingData
+    private var sampler: ShardedSampler
+    private var loader: BatchLoader?
+    private var lastState: ShardedSampler.State?
+    private let corrupted: Tensor
+    private let sparsityGradient: Tensor
+    private var codeSums: [Double] = []
+
+    public init(_ context: TaskContext, saved: SavedTaskState<State>?) throws {
+        self.context = context
+        let config = context.config, t = config.train, fail = context.fail, comm = context.communicator
+        guard let settings = config.autoencoder else {
+            throw fail("autoencoder", "an autoencoder needs an 'autoencoder:' section naming its code layer (code: NAME)")
+        }
+        self.settings = settings
+        if t.batchSize % comm.size != 0 {
+            throw fail("train.batch_size", "the global batch of \(t.batchSize) does not split evenly over \(comm.size) ranks")
+        }
+        if t.loss != "cross_entropy" {
+            throw fail("train.loss", "an autoencoder's loss is autoencoder.loss (mse or bce), not train.loss")
+        }
+        switch settings.loss {
+        case "mse": loss = MeanSquaredError()
+        case "bce": loss = BinaryCrossEntropy()
+        default: throw fail("autoencoder.loss", "unknown loss '\(settings.loss)'; known: mse, bce")
+        }
+        if settings.loss == "bce" && !["scale", "min_max"].contains(config.data.normalize) {
+            throw fail("data.normalize", "bce compares with targets in [0, 1]: use normalize: scale or min_max, not \(config.data.normalize)")
+        }
+        if let n = settings.noise {
+            switch n.kind {
+            case "mask": guard n.rate >= 0 && n.rate < 1 else { throw fail("autoencoder.noise.rate", "must lie in [0, 1), got \(n.rate)") }
+            case "gaussian": guard n.std >= 0 && n.std.isFinite else { throw fail("autoencoder.noise.std", "must not be negative") }
+            default: throw fail("autoencoder.noise.kind", "unknown noise '\(n.kind)'; known: mask, gaussian")
+            }
+        }
+        if let s = settings.sparsity {
+            guard s.rho > 0 && s.rho < 1 else { throw fail("autoencoder.sparsity.rho", "must lie in (0, 1), got \(s.rho)") }
+            guard s.beta >= 0 && s.beta.isFinite else { throw fail("autoencoder.sparsity.beta", "must not be negative") }
+        }
+        let built = try ModelBuilder.build(config.model, seed: config.seed, loss: .meanSquaredError, fail: fail)
+        sequential = built.network
+        guard let k = sequential.children.firstIndex(where: { $0.name == settings.code }) else {
+            throw fail("autoencoder.code", "no top-level layer is named '\(settings.code)'; the layers are "
+                + sequential.children.map(\.name).joined(separator: ", "))
+        }
+        codeIndex = k
+        if settings.sparsity != nil && !(sequential.children[k].layer is Sigmoid) {
+            throw fail("autoencoder.sparsity", "the sparsity penalty needs mean activations in (0, 1): make the code layer "
+                + "'\(settings.code)' a sigmoid (it is \(sequential.children[k].layer.kind))")
+        }
+        let inputCount = config.model.input.reduce(1, *)
+        guard built.outputShape.reduce(1, *) == inputCount else {
+            throw fail("model.layers", "an autoencoder outputs what it reads: \(describe(config.model.input)) per sample, "
+                + "not \(describe(built.outputShape))")
+        }
+        let d = config.data
+        for (key, value) in [("validation", d.validation), ("limit", d.limit)] where value < 0 {
+            throw fail("data.\(key)", "must not be negative, got \(value)")
+        }
+        data = try TrainingData.load(config, normalization: saved?.state.normalization, fail: fail)
+        if data.train.sampleShape != config.model.input {
+            throw fail("model.input", "the model reads \(describe(config.model.input)) per sample but the training images "
+                + "are \(describe(data.train.sampleShape))")
+        }
+        sampler = try ShardedSampler(sampleCount: data.train.count, globalBatchSize: t.batchSize, rank: comm.rank,
+                                     worldSize: comm.size, seed: config.seed, dropLast: t.dropLast)
+        if let saved { try sampler.restore(saved.state.sampler) }
+        corrupted = Tensor(shape: [t.batchSize / comm.size] + config.model.input)
+        sparsityGradient = Tensor(shape: [1])
+    }
+
+    deinit { loader?.stop() }
+
+    public var splits: [Split] { data.validation == nil ? [.test] : [.validation, .test] }
+    public var unit: String { "img/s" }
+    public var batchesPerEpoch: Int { sampler.batchesPerEpoch }
+    public var resumesMidEpoch: Bool { true }
+    public var description: String {
+        "autoencoder (\(settings.loss)\(settings.noise.map { ", \($0.kind) noise" } ?? "")"
+            + "\(settings.sparsity.map { ", sparsity ρ \($0.rho) β \($0.beta)" } ?? "")), code layer '\(settings.code)'; "
+            + "\(data.train.count) training images\(data.validation.map { ", \($0.count) validation" } ?? ""), \(data.test.count) test"
+    }
+
+    public func startEpoch(_ epoch: Int) throws {
+        loader?.stop()
+        loader = try BatchLoader(dataset: data.train, sampler: sampler, augmentation: data.augmentation,
+                                 normalization: data.normalization)
+        lastState = nil
+    }
+
+    /// `images` corrupted as the noise setting says, into `into`, each sample from its own
+    /// stream (seed, epoch, data set index).
+    func corrupt(_ images: Tensor, indices: [Int], epoch: Int, into out: Tensor) -> Tensor {
+        guard let noise = settings.noise else { return images }
+        out.resize(images.shape)
+        let m = images.count / max(indices.count, 1)
+        for (i, index) in indices.enumerated() {
+            var rng = RNG(seed: context.config.seed ^ 0xA070_E9C0_DE00_0000, stream: UInt64(epoch) << 32 | UInt64(index))
+            let src = images.data + i * m, dst = out.data + i * m
+            if noise.kind == "mask" {
+                for e in 0..<m { dst[e] = rng.nextFloat() < noise.rate ? 0 : src[e] }
+            } else {
+                for e in 0..<m { dst[e] = src[e] + rng.normal(std: noise.std) }
+            }
+        }
+        return out
+    }
+
+    /// Forward through the children, keeping the code layer's output.
+    private func forward(_ x: Tensor, mode: Mode) -> (output: Tensor, code: Tensor) {
+        var t = x, code = x
+        for (i, child) in sequential.children.enumerated() {
+            t = child.layer.forward(t, mode: mode)
+            if i == codeIndex { code = t }
+        }
+        return (t, code)
+    }
+
+    public func computeGradients(batch index: Int) throws -> StepOutput {
+        guard let batch = loader?.next() else {
+            preconditionFailure("AutoencoderTask: the loader ended before batch \(index) of \(batchesPerEpoch)")
+        }
+        lastState = batch.resumeState
+        let input = corrupt(batch.images, indices: batch.indices, epoch: batch.epoch, into: corrupted)
+        let (y, code) = forward(input, mode: .training)
+        // The clean images are the target, seen with the output's shape.
+        let (recon, dy) = loss.evaluate(y, target: .values(batch.images.reshaped(y.shape)), weights: nil,
+                                        normalizer: Float(batch.globalCount))
+        var total = Double(recon)
+        var codeGradient: Tensor?
+        if let s = settings.sparsity {
+            let (penalty, g) = try sparsity(code, globalCount: batch.globalCount, rho: s.rho, beta: s.beta)
+            total += penalty / Double(context.communicator.size)  // each rank's share of the one global penalty
+            codeGradient = g
+        }
+        if total.isFinite {
+            var g = dy
+            for i in sequential.children.indices.reversed() {
+                if i == codeIndex, let cg = codeGradient { for e in 0..<g.count { g[e] += cg[e] } }
+                let child = sequential.children[i].layer
+                g = child.backward(g)
+                if let hook = sequential.onGradientsReady, !child.parameters.isEmpty { hook(child.parameters) }
+            }
+        }
+        return StepOutput(loss: total, globalUnits: batch.globalCount, units: batch.count, samples: batch.count)
+    }
+
+    /// β·Σ_j KL(ρ‖ρ̂_j) with ρ̂_j the mean of code unit j over the global batch, and its
+    /// gradient with respect to this rank's code activations.
+    func sparsity(_ code: Tensor, globalCount: Int, rho: Float, beta: Float) throws -> (Double, Tensor) {
+        let n = code.shape[0], units = code.count / max(n, 1)
+        if codeSums.count != units { codeSums = [Double](repeating: 0, count: units) }
+        for j in 0..<units { codeSums[j] = 0 }
+        for i in 0..<n { for j in 0..<units { codeSums[j] += Double(code[i * units + j]) } }
+        let sums = try context.communicator.allreduceSum(codeSums)
+        let g = sparsityGradient
+        g.resize(code.shape)
+        var penalty = 0.0
+        let r = Double(rho), eps = 1e-7
+        var dj = [Float](repeating: 0, count: units)
+        for j in 0..<units {
+            let q = min(max(sums[j] / Double(globalCount), eps), 1 - eps)
+            penalty += r * log(r / q) + (1 - r) * log((1 - r) / (1 - q))
+            dj[j] = Float(Double(beta) * (-r / q + (1 - r) / (1 - q)) / Double(globalCount))
+        }
+        for i in 0..<n { for j in 0..<units { g[i * units + j] = dj[j] } }
+        return (Double(beta) * penalty, g)
+    }
+
+    public func endEpoch(_ epoch: Int) throws {
+        loader?.stop()
+        loader = nil
+        if let s = lastState { try sampler.restore(s) }
+        lastState = nil
+        sampler.startNextEpoch()
+    }
+
+    /// Reconstruction loss and MSE per pixel over this rank's shard, sums reduced; the
+    /// code's mean activation; with noise, the MSE of reconstructing corrupted inputs
+    /// (corrupted as in epoch 0, the same at every evaluation).
+    public func evaluate(_ split: Split) throws -> [String: Double] {
+        let dataset: Dataset
+        switch split {
+        case .train: dataset = data.train
+        case .validation: guard let v = data.validation else { return [:] }; dataset = v
+        case .test: dataset = data.test
+        }
+        let comm = context.communicator
+        let batchSize = max(1, min(context.config.train.batchSize / comm.size, dataset.count))
+        let batches = try EvaluationBatches(dataset: dataset, batchSize: batchSize, rank: comm.rank, worldSize: comm.size,
+                                            normalization: data.normalization)
+        let squared = MeanSquaredError()
+        let noisyInput = Tensor(shape: [batchSize] + context.config.model.input)
+        let probabilities = Tensor(shape: [0])
+        // The reconstruction as an image: the output itself, or for bce the sigmoid of its logits.
+        func image(_ y: Tensor) -> Tensor {
+            guard settings.loss == "bce" else { return y }
+            probabilities.resize(y.shape)
+            for i in 0..<y.count { probabilities[i] = 1 / (1 + exp(-y[i])) }
+            return probabilities
+        }
+        var lossSum = 0.0, mseSum = 0.0, codeSum = 0.0, denoisedSum = 0.0, count = 0.0, codeUnits = 0.0
+        for batch in batches {
+            let (y, code) = forward(batch.images, mode: .evaluation)
+            let target = LossTarget.values(batch.images.reshaped(y.shape))
+            let n = Double(batch.count)
+            lossSum += Double(loss.evaluate(y, target: target, weights: nil, normalizer: nil).loss) * n
+            mseSum += Double(squared.evaluate(image(y), target: target, weights: nil, normalizer: nil).loss) * n
+            var c = 0.0
+            for i in 0..<code.count { c += Double(code[i]) }
+            codeSum += c
+            codeUnits += Double(code.count)
+            count += n
+            if settings.noise != nil {
+                let x = corrupt(batch.images, indices: batch.indices, epoch: 0, into: noisyInput)
+                let (yn, _) = forward(x, mode: .evaluation)
+                denoisedSum += Double(squared.evaluate(image(yn), target: .values(batch.images.reshaped(yn.shape)), weights: nil,
+                                                       normalizer: nil).loss) * n
+            }
+        }
+        let s = try comm.allreduceSum([lossSum, mseSum, codeSum, codeUnits, count, denoisedSum])
+        let total = max(s[4], 1)
+        var out: [String: Double] = ["loss": s[0] / total, "mse": s[1] / total, "code_mean": s[2] / max(s[3], 1)]
+        if settings.noise != nil { out["denoised_mse"] = s[5] / total }
+        return out
+    }
+
+    public func savedState() -> State { State(sampler: lastState ?? sampler.state, normalization: data.normalization) }
+}
+
+extension AutoencoderTask {
+    /// The registry entry.
+    public static let kind = TaskKind(
+        AutoencoderTask.self, name: "autoencoder", datasets: ["fashion-mnist", "mnist", "idx"],
+        dataKeys: ClassificationTask.kind.dataKeys, sections: ["autoencoder"],
+        evaluate: { url, request in
+            let ckpt = try Checkpoint<TaskCheckpointState<State>>.load(from: url)
+            let file = url.appendingPathComponent(CheckpointLayout.trainer).path
+            let loaded = try ConfigLoader.load(yaml: try YAMLEncoder().encode(ckpt.trainer.run.config), file: file)
+            let task = try AutoencoderTask(TaskContext(loaded: loaded, communicator: LocalCommunicator(), options: TrainOptions()),
+                                           saved: SavedTaskState(state: ckpt.trainer.task, file: file))
+            try ModelState.apply(ckpt.model, to: task.network, file: url.appendingPathComponent(CheckpointLayout.model).path)
+            guard let split = Split(rawValue: request.split), task.splits.contains(split) || split == .train else {
+                throw ValidationFailure("this run has no \(request.split) split")
+            }
+            var values = try task.evaluate(split)
+            values["step"] = Double(ckpt.step)
+            let extra = values["denoised_mse"].map { String(format: ", corrupted inputs %.5f", $0) } ?? ""
+            return EvaluationReport(values: values, labels: ["split": request.split],
+                                    line: String(format: "%@ %@: reconstruction mse %.5f per pixel%@, code mean %.4f (step %d)",
+                                                 url.path, request.split, values["mse"] ?? .nan, extra,
+                                                 values["code_mean"] ?? .nan, ckpt.step))
+        })
+}
