@@ -30,6 +30,7 @@ struct MPIChecks {
             ("sync batch norm: N ranks = 1 process", { try equivalence($0, .syncBatchNorm) }),
             ("char LM and encoder–decoder: N ranks = 1 process", sequences),
             ("a task in one file (regression): N ranks = 1 process", regressionTask),
+            ("denoising sparse autoencoder: N ranks = 1 process", autoencoder),
             ("ranks that disagree stop with one message", disagreement),
             ("bagged ensemble in rank groups = members trained alone", ensemble),
         ]
@@ -365,6 +366,56 @@ struct MPIChecks {
             print(String(format: "     regression: %d ranks (resumed after epoch 2) vs 1 process: largest relative difference %.2e (%@); test MSE %.4f",
                          world.size, worst.relative, worst.name, s.metrics["test_loss"] ?? .nan))
             if !(worst.relative <= 1e-5) { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
+        }
+        let verdict = try world.allreduceSum([Double(bad.count)])
+        if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
+        return bad
+    }
+
+    // MARK: Autoencoder
+
+    /// A denoising, sparse autoencoder (noise drawn per sample, the code's mean activation
+    /// over the global batch) ends with the weights of one process.
+    static func autoencoder(_ world: Communicator) throws -> [String] {
+        let batch = 64 / world.size * world.size
+        let dir = try writeData(world, train: 12 * batch, test: 64)
+        defer { removeData(world, dir) }
+        func yaml(_ name: String) -> String {
+            """
+            name: \(name)
+            seed: 3
+            task: autoencoder
+            data: {dataset: idx, directory: \(dir), train_images: train-images-idx3-ubyte.gz,
+                   train_labels: train-labels-idx1-ubyte.gz, test_images: t10k-images-idx3-ubyte.gz,
+                   test_labels: t10k-labels-idx1-ubyte.gz, normalize: scale}
+            model:
+              input: [1, 28, 28]
+              layers:
+                - {kind: flatten}
+                - {kind: linear, name: enc, out: 24}
+                - {kind: sigmoid, name: code}
+                - {kind: linear, name: dec, out: 784}
+                - {kind: reshape, shape: [1, 28, 28]}
+            autoencoder: {code: code, noise: {kind: mask, rate: 0.3}, sparsity: {rho: 0.1, beta: 0.5}}
+            train: {epochs: 1, batch_size: \(batch), optimizer: {kind: adam, lr: 0.01}, threads: 1}
+            checkpoint: {directory: \(dir)/runs}
+            """
+        }
+        var quiet = TrainOptions()
+        quiet.quiet = true
+        let ranks = try ConfigLoader.load(yaml: yaml("ae-ranks"))
+        _ = try TaskRegistry.kind(of: ranks).train(ranks, options: quiet, communicator: world)
+        var bad: [String] = []
+        if world.rank == 0 {
+            let alone = try ConfigLoader.load(yaml: yaml("ae-alone"))
+            let s = try TaskRegistry.kind(of: alone).train(alone, options: quiet)
+            let a = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/ae-ranks/checkpoints/latest/model.safetensors"))
+            let b = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/ae-alone/checkpoints/latest/model.safetensors"))
+            let worst = largestDifference(a, b), whole = modelDifference(a, b)
+            print(String(format: "     autoencoder: %d ranks vs 1 process after 12 steps: %.2e over all weights, largest %.2e (%@); "
+                         + "test mse %.4f, denoised %.4f", world.size, whole, worst.relative, worst.name,
+                         s.metrics["test_mse"] ?? .nan, s.metrics["test_denoised_mse"] ?? .nan))
+            if whole > 1e-5 || worst.relative > 1e-4 { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
         }
         let verdict = try world.allreduceSum([Double(bad.count)])
         if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
