@@ -55,13 +55,15 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public var shape: [Int]?
     /// upsample: the integer scale factor.
     public var factor: Int?
+    /// conv_transpose2d: extra rows and columns on one side of the output (< stride).
+    public var outputPadding: IntPair?
 
     enum CodingKeys: String, CodingKey {
         case kind, name, out, kernel, stride, padding, groups, bias, initializer = "init"
         case slope, perChannel = "per_channel", p, size, alpha, beta, k, momentum, eps
         case layers, shortcut, branches, weight, `repeat`
         case numLayers = "num_layers", bidirectional, peephole, returnSequences = "return_sequences"
-        case shape, factor
+        case shape, factor, outputPadding = "output_padding"
     }
 
     public init(kind: String, name: String? = nil) {

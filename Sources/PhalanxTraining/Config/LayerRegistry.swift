@@ -154,6 +154,25 @@ public enum LayerRegistry {
                            padding: (p.h, p.w), groups: s.groups ?? 1, bias: s.bias ?? true, initializer: ini, rng: &rng)
             }
         },
+        LayerKind("conv_transpose2d", keys: ["out", "kernel", "stride", "padding", "output_padding", "bias", "init"]) {
+            b, site throws(ConfigError) in
+            guard site.shape.count == 4 else {
+                throw site.error("conv_transpose2d needs input [N, C, H, W], gets \(describe(site.shape))")
+            }
+            let s = site.spec
+            let out = try site.required(s.out, "out"), k = try site.required(s.kernel, "kernel")
+            let st = s.stride ?? IntPair(1, 1), p = s.padding ?? IntPair(0, 0), op = s.outputPadding ?? IntPair(0, 0)
+            guard out > 0 else { throw site.error("must be positive", key: "out") }
+            try site.checkParameters(site.channels, out, k.h, k.w)
+            let ini = try site.initializer() ?? .heUniform
+            var rng = b.random
+            defer { b.random = rng }
+            return try site.shaped { () throws(ShapeError) in
+                try ConvTranspose2D(inChannels: site.channels, outChannels: out, kernel: (k.h, k.w), stride: (st.h, st.w),
+                                    padding: (p.h, p.w), outputPadding: (op.h, op.w), bias: s.bias ?? true,
+                                    initializer: ini, rng: &rng)
+            }
+        },
         LayerKind("linear", keys: ["out", "bias", "init"]) { b, site throws(ConfigError) in
             let shape = site.shape
             guard shape.count == 2 || shape.count == 3 else {
