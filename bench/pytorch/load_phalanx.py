@@ -35,6 +35,21 @@ def main():
     tx = tx * 255.0  # Phalanx's statistics are in raw pixel units
     if norm and norm["method"] != "none":
         tx = (tx - norm["shift"][0]) * norm["scale"][0]
+    if config.get("task") == "autoencoder":
+        # An autoencoder: the reconstruction's mean squared error per pixel on the test set.
+        with torch.no_grad():
+            x = torch.from_numpy(tx).float()
+            y = model(x).reshape(x.shape)
+            if config.get("autoencoder", {}).get("loss") == "bce":
+                y = torch.sigmoid(y)
+            mse = float(((y - x) ** 2).mean())
+        line = {"checkpoint": ckpt, "pytorch_test_mse": mse, "tensors": len(tensors)}
+        summary = os.path.join(os.path.dirname(os.path.dirname(ckpt)), "summary.json")
+        if os.path.exists(summary):
+            with open(summary) as f:
+                line["phalanx_test_mse"] = json.load(f).get("test_mse")
+        print(json.dumps(line))
+        return
     with torch.no_grad():
         logits = model(torch.from_numpy(tx).float())
         acc = float((logits.argmax(1) == torch.from_numpy(ty)).float().mean())

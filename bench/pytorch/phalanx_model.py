@@ -149,6 +149,18 @@ def _layer(s, shape):
         h = (shape[1] + 2 * p[0] - k[0]) // st[0] + 1
         w = (shape[2] + 2 * p[1] - k[1]) // st[1] + 1
         return c, [s["out"], h, w]
+    if kind == "conv_transpose2d":
+        k, st, p = _pair(s.get("kernel"), 3), _pair(s.get("stride"), 1), _pair(s.get("padding"), 0)
+        op = _pair(s.get("output_padding"), 0)
+        c = nn.ConvTranspose2d(shape[0], s["out"], k, st, p, output_padding=op, bias=s.get("bias", True))
+        h = (shape[1] - 1) * st[0] - 2 * p[0] + k[0] + op[0]
+        w = (shape[2] - 1) * st[1] - 2 * p[1] + k[1] + op[1]
+        return c, [s["out"], h, w]
+    if kind == "reshape":
+        return nn.Unflatten(1, tuple(s["shape"])), list(s["shape"])
+    if kind == "upsample":
+        f = s.get("factor", 2)
+        return nn.Upsample(scale_factor=f, mode="nearest"), [shape[0], shape[1] * f, shape[2] * f]
     if kind in ("maxpool", "avgpool"):
         k = _pair(s.get("kernel"), 2)
         st = _pair(s.get("stride"), None) if s.get("stride") is not None else k
