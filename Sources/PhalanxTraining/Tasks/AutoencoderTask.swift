@@ -31,10 +31,8 @@ public final class AutoencoderTask: TrainingTask {
     let settings: AutoencoderConfig
     let codeIndex: Int
     let loss: Loss
-    public let data: TrainingData
-    private var sampler: ShardedSampler
-    private var loader: BatchLoader?
-    private var lastState: ShardedSampler.State?
+    public var data: TrainingData { epochs.data }
+    private var epochs: ImageEpochs
     private let corrupted: Tensor
     private let sparsityGradient: Tensor
     private var codeSums: [Double] = []
@@ -91,23 +89,21 @@ public final class AutoencoderTask: TrainingTask {
         for (key, value) in [("validation", d.validation), ("limit", d.limit)] where value < 0 {
             throw fail("data.\(key)", "must not be negative, got \(value)")
         }
-        data = try TrainingData.load(config, normalization: saved?.state.normalization, fail: fail)
+        let data = try TrainingData.load(config, normalization: saved?.state.normalization, fail: fail)
         if data.train.sampleShape != config.model.input {
             throw fail("model.input", "the model reads \(describe(config.model.input)) per sample but the training images "
                 + "are \(describe(data.train.sampleShape))")
         }
-        sampler = try ShardedSampler(sampleCount: data.train.count, globalBatchSize: t.batchSize, rank: comm.rank,
-                                     worldSize: comm.size, seed: config.seed, dropLast: t.dropLast)
-        if let saved { try sampler.restore(saved.state.sampler) }
+        epochs = try ImageEpochs(data, context: context, saved: saved?.state.sampler)
         corrupted = Tensor(shape: [t.batchSize / comm.size] + config.model.input)
         sparsityGradient = Tensor(shape: [1])
     }
 
-    deinit { loader?.stop() }
+    deinit { epochs.stop() }
 
     public var splits: [Split] { data.validation == nil ? [.test] : [.validation, .test] }
     public var unit: String { "img/s" }
-    public var batchesPerEpoch: Int { sampler.batchesPerEpoch }
+    public var batchesPerEpoch: Int { epochs.batchesPerEpoch }
     public var resumesMidEpoch: Bool { true }
     public var description: String {
         "autoencoder (\(settings.loss)\(settings.noise.map { ", \($0.kind) noise" } ?? "")"
@@ -115,12 +111,7 @@ public final class AutoencoderTask: TrainingTask {
             + "\(data.train.count) training images\(data.validation.map { ", \($0.count) validation" } ?? ""), \(data.test.count) test"
     }
 
-    public func startEpoch(_ epoch: Int) throws {
-        loader?.stop()
-        loader = try BatchLoader(dataset: data.train, sampler: sampler, augmentation: data.augmentation,
-                                 normalization: data.normalization)
-        lastState = nil
-    }
+    public func startEpoch(_ epoch: Int) throws { try epochs.start() }
 
     /// `images` corrupted as the noise setting says, into `into`, each sample from its own
     /// stream (seed, epoch, data set index).
@@ -151,10 +142,7 @@ public final class AutoencoderTask: TrainingTask {
     }
 
     public func computeGradients(batch index: Int) throws -> StepOutput {
-        guard let batch = loader?.next() else {
-            preconditionFailure("AutoencoderTask: the loader ended before batch \(index) of \(batchesPerEpoch)")
-        }
-        lastState = batch.resumeState
+        let batch = epochs.next(index, task: "AutoencoderTask")
         let input = corrupt(batch.images, indices: batch.indices, epoch: batch.epoch, into: corrupted)
         let (y, code) = forward(input, mode: .training)
         // The clean images are the target, seen with the output's shape.
@@ -201,24 +189,13 @@ public final class AutoencoderTask: TrainingTask {
         return (Double(beta) * penalty, g)
     }
 
-    public func endEpoch(_ epoch: Int) throws {
-        loader?.stop()
-        loader = nil
-        if let s = lastState { try sampler.restore(s) }
-        lastState = nil
-        sampler.startNextEpoch()
-    }
+    public func endEpoch(_ epoch: Int) throws { try epochs.end() }
 
     /// Reconstruction loss and MSE per pixel over this rank's shard, sums reduced; the
     /// code's mean activation; with noise, the MSE of reconstructing corrupted inputs
     /// (corrupted as in epoch 0, the same at every evaluation).
     public func evaluate(_ split: Split) throws -> [String: Double] {
-        let dataset: Dataset
-        switch split {
-        case .train: dataset = data.train
-        case .validation: guard let v = data.validation else { return [:] }; dataset = v
-        case .test: dataset = data.test
-        }
+        guard let dataset = epochs.dataset(split) else { return [:] }
         let comm = context.communicator
         let batchSize = max(1, min(context.config.train.batchSize / comm.size, dataset.count))
         let batches = try EvaluationBatches(dataset: dataset, batchSize: batchSize, rank: comm.rank, worldSize: comm.size,
@@ -259,7 +236,7 @@ public final class AutoencoderTask: TrainingTask {
         return out
     }
 
-    public func savedState() -> State { State(sampler: lastState ?? sampler.state, normalization: data.normalization) }
+    public func savedState() -> State { State(sampler: epochs.position, normalization: data.normalization) }
 }
 
 extension AutoencoderTask {

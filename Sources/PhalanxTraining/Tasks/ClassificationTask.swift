@@ -26,10 +26,8 @@ public final class ClassificationTask: TrainingTask {
     let built: BuiltModel
     let kind: LossKind
     let loss: Loss
-    public let data: TrainingData
-    private var sampler: ShardedSampler
-    private var loader: BatchLoader?
-    private var lastState: ShardedSampler.State?
+    public var data: TrainingData { epochs.data }
+    private var epochs: ImageEpochs
     private let targets: Tensor
     private let classes: Int
 
@@ -54,7 +52,6 @@ public final class ClassificationTask: TrainingTask {
         loss = kind.makeLoss()
         var data = try TrainingData.load(config, normalization: saved?.state.normalization, fail: fail)
         if let indices = context.options.trainIndices { data = try data.training(on: indices) }
-        self.data = data
         // The model reads images of the data's shape, and every split has that shape.
         if data.train.sampleShape != config.model.input {
             throw fail("model.input", "the model reads \(describe(config.model.input)) per sample but the training images "
@@ -71,17 +68,15 @@ public final class ClassificationTask: TrainingTask {
         if kind == .crossEntropy && built.outputShape != [classes] {
             throw fail("model.layers", "the model outputs \(describe(built.outputShape)) per sample but the data has \(classes) classes")
         }
-        sampler = try ShardedSampler(sampleCount: data.train.count, globalBatchSize: t.batchSize, rank: comm.rank,
-                                     worldSize: comm.size, seed: config.seed, dropLast: t.dropLast)
-        if let saved { try sampler.restore(saved.state.sampler) }
+        epochs = try ImageEpochs(data, context: context, saved: saved?.state.sampler)
         targets = Tensor(shape: [t.batchSize, classes])
     }
 
-    deinit { loader?.stop() }
+    deinit { epochs.stop() }
 
     public var splits: [Split] { data.validation == nil ? [.test] : [.validation, .test] }
     public var unit: String { "img/s" }
-    public var batchesPerEpoch: Int { sampler.batchesPerEpoch }
+    public var batchesPerEpoch: Int { epochs.batchesPerEpoch }
     public var description: String {
         "\(data.train.count) training samples\(data.validation.map { ", \($0.count) validation" } ?? ""), "
             + "\(data.test.count) test"
@@ -97,17 +92,10 @@ public final class ClassificationTask: TrainingTask {
         return ([data.train] + (data.validation.map { [$0] } ?? []) + [data.test]).map(crc).joined(separator: ", ")
     }
 
-    public func startEpoch(_ epoch: Int) throws {
-        loader?.stop()
-        loader = try BatchLoader(dataset: data.train, sampler: sampler, augmentation: data.augmentation,
-                                 normalization: data.normalization)
-        lastState = nil
-    }
+    public func startEpoch(_ epoch: Int) throws { try epochs.start() }
 
     public func computeGradients(batch index: Int) throws -> StepOutput {
-        guard let batch = loader?.next() else {
-            preconditionFailure("ClassificationTask: the loader ended before batch \(index) of \(batchesPerEpoch)")
-        }
+        let batch = epochs.next(index, task: "ClassificationTask")
         let target: LossTarget
         if kind == .crossEntropy {
             target = .labels(batch.labels)
@@ -125,28 +113,16 @@ public final class ClassificationTask: TrainingTask {
         // The training objective: the main loss plus the auxiliary classifiers' weighted losses.
         let l = built.auxiliaries.reduce(mainLoss) { $0 + $1.lastLoss }
         let correct = correctCount(logits: logits, labels: batch.labels)
-        lastState = batch.resumeState
         if l.isFinite { _ = network.backward(gradient) }
         return StepOutput(loss: Double(l), globalUnits: batch.globalCount, units: batch.count, samples: batch.count,
                           correct: correct)
     }
 
-    public func endEpoch(_ epoch: Int) throws {
-        loader?.stop()
-        loader = nil
-        if let s = lastState { try sampler.restore(s) }
-        lastState = nil
-        sampler.startNextEpoch()
-    }
+    public func endEpoch(_ epoch: Int) throws { try epochs.end() }
 
     /// Loss and accuracy over this rank's shard, sums reduced over the ranks: exact, no padding.
     public func evaluate(_ split: Split) throws -> [String: Double] {
-        let dataset: Dataset
-        switch split {
-        case .train: dataset = data.train
-        case .validation: guard let v = data.validation else { return [:] }; dataset = v
-        case .test: dataset = data.test
-        }
+        guard let dataset = epochs.dataset(split) else { return [:] }
         let comm = context.communicator
         let local = try Evaluation.run(network, on: dataset, normalization: data.normalization, loss: loss, kind: kind,
                                        batchSize: max(1, context.config.train.batchSize / comm.size),
@@ -157,7 +133,7 @@ public final class ClassificationTask: TrainingTask {
     }
 
     /// Inside an epoch (a signal's checkpoint) the sampler stands after the last batch trained.
-    public func savedState() -> State { State(sampler: lastState ?? sampler.state, normalization: data.normalization) }
+    public func savedState() -> State { State(sampler: epochs.position, normalization: data.normalization) }
     public var resumesMidEpoch: Bool { true }
 }
 
