@@ -110,7 +110,7 @@ public struct SavedTaskState<State> {
 /// on resume, its saved state; the loop then restores the weights and optimizer state.
 /// A new task is one file: a type conforming to this protocol and a `TaskKind` entry
 /// registered in `TaskRegistry` (see docs/ARCHITECTURE.md, "Adding a task").
-public protocol TrainingTask: AnyObject {
+public protocol TrainingTask: AnyObject, SendableMetatype {
     /// What the task keeps in trainer.json beside the loop's own fields (vocabulary,
     /// sampler position, normalisation); its keys sit next to the loop's.
     associatedtype State: Codable
