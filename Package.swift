@@ -50,7 +50,7 @@ let package = Package(
                           exclude: ["corpus"]),
         .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore"]),
         .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
-        .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore"]),
+        .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore", "CZlib"]),
         .testTarget(name: "PhalanxTrainingTests", dependencies: [
             "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxDistributed", "PhalanxTestSupport",
         ]),

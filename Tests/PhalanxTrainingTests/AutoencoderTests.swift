@@ -60,6 +60,9 @@ import Testing
         for i in 0..<n { for e in 0..<m { mean[e] += Double(test[i * m + e]) / Double(n) } }
         for i in 0..<n { for e in 0..<m { spread += pow(Double(test[i * m + e]) - mean[e], 2) / Double(n * m) } }
         let mse = try #require(summary.metrics["test_mse"])
+        // A sample grid per epoch: originals above reconstructions.
+        let grid = try #require(FileManager.default.contents(atPath: "\(data.directory)/runs/ae/samples/epoch-006.png"))
+        #expect(Array(grid.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
         #expect(mse < 0.6 * spread, "test mse \(mse) against \(spread) for the mean image")
         // evaluate gives what training reported.
         let evaluated = try AutoencoderTask.kind.evaluate(checkpoint: URL(fileURLWithPath: summary.checkpoint))

@@ -219,6 +219,7 @@ public final class TrainingLoop<Task: TrainingTask> {
                     }
                 }
             }
+            try task.epochEvaluated(epoch)
             state.elapsed = now()
             progress.say(line + String(format: "  [%@]", ProgressReporter.clock(state.elapsed)))
             let stopNow = t.earlyStopping.map { state.epochsWithoutImprovement >= $0.patience } ?? false

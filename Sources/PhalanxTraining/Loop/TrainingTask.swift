@@ -160,6 +160,8 @@ public protocol TrainingTask: AnyObject, SendableMetatype {
     func trainStep(batch index: Int, step: StandardStep) throws -> StepOutput
     /// Called after the epoch's last step (save sampler positions and the like).
     func endEpoch(_ epoch: Int) throws
+    /// Called on every rank after the epoch's evaluation (sample images for people to look at).
+    func epochEvaluated(_ epoch: Int) throws
     /// The metrics of `split`, the same on every rank (every rank calls it).
     func evaluate(_ split: Split) throws -> [String: Double]
     /// The state to save with a checkpoint now.
@@ -176,6 +178,7 @@ extension TrainingTask {
         try step.run { try computeGradients(batch: index) }
     }
     public func endEpoch(_ epoch: Int) throws {}
+    public func epochEvaluated(_ epoch: Int) throws {}
     public var resumesMidEpoch: Bool { false }
     public var fingerprint: String { description }
     public static func derived(_ metrics: [String: Double]) -> [String: Double] { metrics }
