@@ -116,6 +116,7 @@ import Testing
             ("data.crop_padding=100", "data.crop_padding"),
             ("train.log_every=0", "train.log_every"),
             ("name=..", "name"),
+            ("train.batch_size=3000000", "train.batch_size"),
             ("model.layers.2={kind: concat, branches: [{kind: relu, name: a}, {kind: tanh, name: a}]}",
              "model.layers.2.branches.1.name"),
         ]
@@ -127,6 +128,17 @@ import Testing
         }
         let lrn = try ConfigLoader.load(yaml: data.config(name: "v"), overrides: ["model.layers.1={kind: lrn, size: 0}"])
         #expect { try Trainer(lrn, options: quiet()).run() } throws: { ($0 as? ConfigError)?.key == "model.layers.1.size" }
+    }
+
+    @Test func aBatchThatDoesNotFitInMemoryIsRefusedWithTheFigure() throws {
+        let model = try ConfigLoader.load(yaml: TinyData.modelOnly).config.model
+        let built = try ModelBuilder.build(model, seed: 1)
+        let fail: (String, String) -> ConfigError = { ConfigError(file: "m.yaml", key: $0, $1) }
+        try built.checkMemory(samples: 1000, fail: fail, available: 1 << 30)
+        #expect { try built.checkMemory(samples: 1_000_000, fail: fail, available: 1 << 30) } throws: {
+            let e = $0 as? ConfigError
+            return e?.key == "train.batch_size" && e?.message.contains("GiB") == true && e?.message.contains("model.layers.0") == true
+        }
     }
 
     @Test func aFailedMetricsWriteIsAnErrorNamingTheFile() throws {
@@ -164,4 +176,17 @@ import Testing
         #expect { try Trainer(config, options: quiet()).run() } throws: { "\($0)".contains("checkpoint directory") }
         #expect(Date().timeIntervalSince(started) < 5)
     }
+}
+
+extension TinyData {
+    /// The tiny classifier's model section alone.
+    static let modelOnly = """
+        model:
+          input: [1, 8, 8]
+          layers:
+            - {kind: conv2d, name: conv1, out: 4, kernel: 3, padding: 1}
+            - {kind: relu}
+            - {kind: flatten}
+            - {kind: linear, name: fc, out: 3}
+        """
 }

@@ -1,5 +1,6 @@
 // Builds a network from the model-config language, checking every layer's settings
 // and shapes as it goes; a problem is a ConfigError naming the layer's key and line.
+import Foundation
 import PhalanxCore
 import PhalanxNN
 
@@ -13,6 +14,26 @@ public struct BuiltModel {
     public let dropouts: [Dropout]
     /// Auxiliary classifiers, which the trainer gives each batch's target.
     public let auxiliaries: [Auxiliary]
+    /// Values each layer outputs per sample, by the layer's dotted key, in build order.
+    public let activations: [(key: String, values: Int)]
+
+    /// Refuses a training batch whose estimated memory exceeds this machine's: the
+    /// parameters with their gradients and two optimizer slots, and every layer's output
+    /// and its gradient for `samples` samples (this rank's part of the batch), with the
+    /// figure and the layer that holds most.
+    public func checkMemory(samples: Int, fail: (String, String) -> ConfigError,
+                            available: UInt64 = ProcessInfo.processInfo.physicalMemory) throws(ConfigError) {
+        let parameters = network.parameters.reduce(0) { $0 + $1.count }
+        let perSample = activations.reduce(0) { $0 &+ $1.values }
+        let (batchValues, o1) = perSample.multipliedReportingOverflow(by: max(samples, 1))
+        let bytes = o1 ? Double.infinity : 4 * (4 * Double(parameters) + 2 * Double(batchValues))
+        guard bytes > Double(available) * 0.8 else { return }
+        let largest = activations.max { $0.values < $1.values }
+        let gib = { (b: Double) in String(format: "%.1f GiB", b / Double(1 << 30)) }
+        throw fail("train.batch_size", "a batch of \(samples) samples per rank needs about \(gib(bytes)) "
+            + "(\(perSample) values per sample; most in \(largest.map { "\($0.key), \($0.values)" } ?? "-")), more than "
+            + "the \(gib(Double(available))) of this machine: choose a smaller batch, or more ranks")
+    }
 }
 
 /// Turns `model:` of a config into layers.
@@ -22,6 +43,7 @@ public struct ModelBuilder {
     private let seed: UInt64
     private var dropouts: [Dropout] = []
     private var auxiliaries: [Auxiliary] = []
+    private var activations: [(key: String, values: Int)] = []
     private let lossKind: LossKind
     private let vocabularySize: Int?
 
@@ -44,7 +66,7 @@ public struct ModelBuilder {
         default: break
         }
         return BuiltModel(network: network, outputShape: Array(shape.dropFirst()), dropouts: builder.dropouts,
-                          auxiliaries: builder.auxiliaries)
+                          auxiliaries: builder.auxiliaries, activations: builder.activations)
     }
 
     /// Most copies a `repeat:` may write out.
@@ -103,6 +125,7 @@ public struct ModelBuilder {
                 throw fail(k, "\(error.kind): \(error.message)")
             }
             let perSample = shape.dropFirst().reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? .max : $0 * $1 }
+            activations.append((k, perSample))
             guard perSample <= ModelBuilder.maxActivations else {
                 throw fail(k, "its output of \(describe(Array(shape.dropFirst()))) per sample (\(perSample) values, "
                     + "\(perSample / (1 << 28)) GiB) is more than a model can hold; check its padding, kernel and out")

@@ -70,6 +70,7 @@ public final class AutoencoderTask: TrainingTask {
             guard s.beta >= 0 && s.beta.isFinite else { throw fail("autoencoder.sparsity.beta", "must not be negative") }
         }
         let built = try ModelBuilder.build(config.model, seed: config.seed, loss: .meanSquaredError, fail: fail)
+        try built.checkMemory(samples: t.batchSize / comm.size, fail: fail)
         sequential = built.network
         guard let k = sequential.children.firstIndex(where: { $0.name == settings.code }) else {
             throw fail("autoencoder.code", "no top-level layer is named '\(settings.code)'; the layers are "

@@ -48,6 +48,7 @@ public final class ClassificationTask: TrainingTask {
         }
         if !(d.noiseStd >= 0) { throw fail("data.noise_std", "must not be negative, got \(d.noiseStd)") }
         built = try ModelBuilder.build(config.model, seed: config.seed, loss: kind, fail: fail)
+        try built.checkMemory(samples: t.batchSize / comm.size, fail: fail)
         network = built.network
         loss = kind.makeLoss()
         var data = try TrainingData.load(config, normalization: saved?.state.normalization, fail: fail)
