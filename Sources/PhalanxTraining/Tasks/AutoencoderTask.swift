@@ -86,15 +86,7 @@ public final class AutoencoderTask: TrainingTask {
             throw fail("model.layers", "an autoencoder outputs what it reads: \(describe(config.model.input)) per sample, "
                 + "not \(describe(built.outputShape))")
         }
-        let d = config.data
-        for (key, value) in [("validation", d.validation), ("limit", d.limit)] where value < 0 {
-            throw fail("data.\(key)", "must not be negative, got \(value)")
-        }
         let data = try TrainingData.load(config, normalization: saved?.state.normalization, fail: fail)
-        if data.train.sampleShape != config.model.input {
-            throw fail("model.input", "the model reads \(describe(config.model.input)) per sample but the training images "
-                + "are \(describe(data.train.sampleShape))")
-        }
         epochs = try ImageEpochs(data, context: context, saved: saved?.state.sampler)
         corrupted = Tensor(shape: [t.batchSize / comm.size] + config.model.input)
         sparsityGradient = Tensor(shape: [1])

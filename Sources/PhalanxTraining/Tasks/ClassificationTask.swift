@@ -42,29 +42,12 @@ public final class ClassificationTask: TrainingTask {
             throw fail("train.loss", "unknown loss '\(t.loss)'; known: \(LossKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         self.kind = kind
-        let d = config.data
-        for (key, value) in [("validation", d.validation), ("limit", d.limit), ("crop_padding", d.cropPadding)] where value < 0 {
-            throw fail("data.\(key)", "must not be negative, got \(value)")
-        }
-        if !(d.noiseStd >= 0) { throw fail("data.noise_std", "must not be negative, got \(d.noiseStd)") }
         built = try ModelBuilder.build(config.model, seed: config.seed, loss: kind, fail: fail)
         try built.checkMemory(samples: t.batchSize / comm.size, fail: fail)
         network = built.network
         loss = kind.makeLoss()
         var data = try TrainingData.load(config, normalization: saved?.state.normalization, fail: fail)
         if let indices = context.options.trainIndices { data = try data.training(on: indices) }
-        // The model reads images of the data's shape, and every split has that shape.
-        if data.train.sampleShape != config.model.input {
-            throw fail("model.input", "the model reads \(describe(config.model.input)) per sample but the training images "
-                + "are \(describe(data.train.sampleShape))")
-        }
-        if data.test.sampleShape != data.train.sampleShape {
-            throw fail(d.testImages == nil ? "data.directory" : "data.test_images", "the test images are "
-                + "\(describe(data.test.sampleShape)) but the training images \(describe(data.train.sampleShape))")
-        }
-        if d.cropPadding > min(data.train.height, data.train.width) {
-            throw fail("data.crop_padding", "\(d.cropPadding) pixels is more than the \(data.train.height)×\(data.train.width) images")
-        }
         classes = data.train.classCount
         if kind == .crossEntropy && built.outputShape != [classes] {
             throw fail("model.layers", "the model outputs \(describe(built.outputShape)) per sample but the data has \(classes) classes")

@@ -17,7 +17,23 @@ public struct TrainingData {
     public static func load(_ config: ExperimentConfig, normalization saved: NormalizationStats? = nil,
                             fail: (String, String) -> ConfigError) throws -> TrainingData {
         let d = config.data
+        for (key, value) in [("validation", d.validation), ("limit", d.limit), ("crop_padding", d.cropPadding)] where value < 0 {
+            throw fail("data.\(key)", "must not be negative, got \(value)")
+        }
+        if !(d.noiseStd >= 0) { throw fail("data.noise_std", "must not be negative, got \(d.noiseStd)") }
         let (train, test) = try loadFiles(d, fail: fail)
+        // The model reads images of the data's shape, and every split has that shape.
+        if train.sampleShape != config.model.input {
+            throw fail("model.input", "the model reads \(describe(config.model.input)) per sample but the training images "
+                + "are \(describe(train.sampleShape))")
+        }
+        if test.sampleShape != train.sampleShape {
+            throw fail(d.testImages == nil ? "data.directory" : "data.test_images", "the test images are "
+                + "\(describe(test.sampleShape)) but the training images \(describe(train.sampleShape))")
+        }
+        if d.cropPadding > min(train.height, train.width) {
+            throw fail("data.crop_padding", "\(d.cropPadding) pixels is more than the \(train.height)×\(train.width) images")
+        }
         var trainPart = train
         if d.limit > 0 && d.limit < train.count {
             trainPart = train.subset(Array(0..<d.limit), name: train.name)
