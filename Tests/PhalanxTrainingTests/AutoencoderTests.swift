@@ -10,14 +10,6 @@ import Testing
 @testable import PhalanxTraining
 
 @Suite(.serialized) struct AutoencoderTests {
-    func quiet(resume: Bool = false, stopAfter: Int? = nil) -> TrainOptions {
-        var o = TrainOptions()
-        o.quiet = true
-        o.resume = resume
-        o.stopAfterEpochs = stopAfter
-        return o
-    }
-
     /// The tiny 8×8 band images, an autoencoder 64 → 16 → 6 (code) → 16 → 64.
     func config(_ data: TinyData, name: String = "ae", extra: String = "") -> String {
         data.config(name: name).replacingOccurrences(of: """

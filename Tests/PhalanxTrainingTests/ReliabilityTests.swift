@@ -9,14 +9,6 @@ import Testing
 @testable import PhalanxTraining
 
 @Suite(.serialized) struct ReliabilityTests {
-    func quiet(resume: Bool = false, stopAfter: Int? = nil) -> TrainOptions {
-        var o = TrainOptions()
-        o.quiet = true
-        o.resume = resume
-        o.stopAfterEpochs = stopAfter
-        return o
-    }
-
     @Test func aFreshStartMovesTheEarlierRunAsideAndResumeContinuesItsOwn() throws {
         let data = TinyData()
         defer { data.cleanUp() }

@@ -9,14 +9,6 @@ import Testing
 @testable import PhalanxTraining
 
 @Suite(.serialized) struct TrainingLoopTests {
-    func quiet(resume: Bool = false, stopAfter: Int? = nil) -> TrainOptions {
-        var o = TrainOptions()
-        o.quiet = true
-        o.resume = resume
-        o.stopAfterEpochs = stopAfter
-        return o
-    }
-
     func temporary() throws -> String {
         let dir = NSTemporaryDirectory() + "phalanx-loop-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
