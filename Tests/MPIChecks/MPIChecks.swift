@@ -227,9 +227,19 @@ struct MPIChecks {
             }
             if a.trainer.worldSize != world.size { bad.append("trainer.json world_size \(a.trainer.worldSize)") }
         }
+        return try sharingVerdict(world, bad)
+    }
+
+    /// The findings of rank 0 known on every rank: another rank reports that rank 0 found
+    /// differences, so that the check fails everywhere.
+    static func sharingVerdict(_ world: Communicator, _ bad: [String]) throws -> [String] {
         let verdict = try world.allreduceSum([Double(bad.count)])
-        if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
-        return bad
+        return world.rank != 0 && verdict[0] > 0 ? bad + ["rank 0 found differences"] : bad
+    }
+
+    /// The model tensors of run `run`'s latest checkpoint under `<dir>/runs`.
+    static func latestModel(_ dir: String, _ run: String) throws -> SafeTensors {
+        try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/\(run)/checkpoints/latest/model.safetensors"))
     }
 
     /// ‖a − b‖ / ‖b‖ over all of `b`'s tensors together.
@@ -315,17 +325,14 @@ struct MPIChecks {
             _ = try LanguageModelTrainer(try ConfigLoader.load(yaml: lm("lm-alone")), options: quiet).run()
             _ = try Seq2SeqTrainer(try ConfigLoader.load(yaml: s2s("s2s-alone")), options: quiet).run()
             for kind in ["lm", "s2s"] {
-                let a = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/\(kind)-ranks/checkpoints/latest/model.safetensors"))
-                let b = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/\(kind)-alone/checkpoints/latest/model.safetensors"))
+                let a = try latestModel(dir, "\(kind)-ranks"), b = try latestModel(dir, "\(kind)-alone")
                 let worst = largestDifference(a, b)
                 print(String(format: "     %@: %d ranks vs 1 process: largest relative difference %.2e (%@)",
                              kind, world.size, worst.relative, worst.name))
                 if !(worst.relative <= 1e-5) { bad.append("\(kind) weights differ: \(worst.name) by \(worst.relative) relative") }
             }
         }
-        let verdict = try world.allreduceSum([Double(bad.count)])
-        if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
-        return bad
+        return try sharingVerdict(world, bad)
     }
 
     // MARK: A task of the loop
@@ -360,16 +367,13 @@ struct MPIChecks {
         if world.rank == 0 {
             let alone = try ConfigLoader.load(yaml: yaml("reg-alone"))
             let s = try TaskRegistry.kind(of: alone).train(alone, options: quiet)
-            let a = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/reg-ranks/checkpoints/latest/model.safetensors"))
-            let b = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/reg-alone/checkpoints/latest/model.safetensors"))
+            let a = try latestModel(dir, "reg-ranks"), b = try latestModel(dir, "reg-alone")
             let worst = largestDifference(a, b)
             print(String(format: "     regression: %d ranks (resumed after epoch 2) vs 1 process: largest relative difference %.2e (%@); test MSE %.4f",
                          world.size, worst.relative, worst.name, s.metrics["test_loss"] ?? .nan))
             if !(worst.relative <= 1e-5) { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
         }
-        let verdict = try world.allreduceSum([Double(bad.count)])
-        if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
-        return bad
+        return try sharingVerdict(world, bad)
     }
 
     // MARK: Autoencoder
@@ -409,17 +413,14 @@ struct MPIChecks {
         if world.rank == 0 {
             let alone = try ConfigLoader.load(yaml: yaml("ae-alone"))
             let s = try TaskRegistry.kind(of: alone).train(alone, options: quiet)
-            let a = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/ae-ranks/checkpoints/latest/model.safetensors"))
-            let b = try SafeTensors.read(from: URL(fileURLWithPath: "\(dir)/runs/ae-alone/checkpoints/latest/model.safetensors"))
+            let a = try latestModel(dir, "ae-ranks"), b = try latestModel(dir, "ae-alone")
             let worst = largestDifference(a, b), whole = modelDifference(a, b)
             print(String(format: "     autoencoder: %d ranks vs 1 process after 12 steps: %.2e over all weights, largest %.2e (%@); "
                          + "test mse %.4f, denoised %.4f", world.size, whole, worst.relative, worst.name,
                          s.metrics["test_mse"] ?? .nan, s.metrics["test_denoised_mse"] ?? .nan))
             if whole > 1e-5 || worst.relative > 1e-4 { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
         }
-        let verdict = try world.allreduceSum([Double(bad.count)])
-        if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
-        return bad
+        return try sharingVerdict(world, bad)
     }
 
     // MARK: Disagreement
@@ -546,8 +547,6 @@ struct MPIChecks {
         } else if groupedReport != nil || parallelReport != nil {
             bad.append("a rank other than 0 evaluated the ensemble")
         }
-        let verdict = try world.allreduceSum([Double(bad.count)])
-        if world.rank != 0 && verdict[0] > 0 { bad.append("rank 0 found differences") }
-        return bad
+        return try sharingVerdict(world, bad)
     }
 }
