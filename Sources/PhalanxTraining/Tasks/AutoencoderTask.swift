@@ -98,6 +98,8 @@ public final class AutoencoderTask: TrainingTask {
     public var unit: String { "img/s" }
     public var batchesPerEpoch: Int { epochs.batchesPerEpoch }
     public var resumesMidEpoch: Bool { true }
+    /// Sizes, shapes and CRC-32 of every split, as this rank read them.
+    public var fingerprint: String { data.fingerprint }
     public var description: String {
         "autoencoder (\(settings.loss)\(settings.noise.map { ", \($0.kind) noise" } ?? "")"
             + "\(settings.sparsity.map { ", sparsity ρ \($0.rho) β \($0.beta)" } ?? "")), code layer '\(settings.code)'; "

@@ -67,14 +67,7 @@ public final class ClassificationTask: TrainingTask {
     }
 
     /// Sizes, shapes and CRC-32 of every split's images and labels, as this rank read them.
-    public var fingerprint: String {
-        func crc(_ d: Dataset) -> String {
-            let images = crc32Checksum(UnsafeRawBufferPointer(start: d.images.data, count: d.images.count * 4))
-            let labels = d.labels.withUnsafeBytes { crc32Checksum($0) }
-            return "\(d.name) \(d.count)×\(describe(d.sampleShape)) crc \(hex(images))/\(hex(labels))"
-        }
-        return ([data.train] + (data.validation.map { [$0] } ?? []) + [data.test]).map(crc).joined(separator: ", ")
-    }
+    public var fingerprint: String { data.fingerprint }
 
     public func startEpoch(_ epoch: Int) throws { try epochs.start() }
 

@@ -61,6 +61,17 @@ public struct TrainingData {
                             augmentation: augmentation.isIdentity ? nil : augmentation)
     }
 
+    /// Sizes, shapes and CRC-32 of every split's images and labels, as this process read
+    /// them: what the ranks of a job compare before they train.
+    public var fingerprint: String {
+        func crc(_ d: Dataset) -> String {
+            let images = crc32Checksum(UnsafeRawBufferPointer(start: d.images.data, count: d.images.count * 4))
+            let labels = d.labels.withUnsafeBytes { crc32Checksum($0) }
+            return "\(d.name) \(d.count)×\(describe(d.sampleShape)) crc \(hex(images))/\(hex(labels))"
+        }
+        return ([train] + (validation.map { [$0] } ?? []) + [test]).map(crc).joined(separator: ", ")
+    }
+
     /// The same splits with the training split replaced by its samples at `indices`
     /// (repeats allowed), keeping the normalisation fitted on the whole split.
     public func training(on indices: [Int]) throws -> TrainingData {
