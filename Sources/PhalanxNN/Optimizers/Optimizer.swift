@@ -31,6 +31,20 @@ public protocol Optimizer: AnyObject {
     /// checking them against `parameters`; on error the optimizer is left unchanged.
     func loadState(_ tensors: [String: Tensor], step: Int,
                    parameters: [Parameter]) throws(OptimizerStateError)
+    /// Scalars of the state that are not tensors (a line search's last step size), as
+    /// exact strings for the checkpoint's metadata; none for the first-order optimizers.
+    func stateMetadata() -> [String: String]
+    /// `loadState` with the metadata `stateMetadata` wrote.
+    func loadState(_ tensors: [String: Tensor], metadata: [String: String], step: Int,
+                   parameters: [Parameter]) throws(OptimizerStateError)
+}
+
+extension Optimizer {
+    public func stateMetadata() -> [String: String] { [:] }
+    public func loadState(_ tensors: [String: Tensor], metadata: [String: String], step: Int,
+                          parameters: [Parameter]) throws(OptimizerStateError) {
+        try loadState(tensors, step: step, parameters: parameters)
+    }
 }
 
 /// Optimizer state that does not fit the parameters it is loaded for.
