@@ -74,7 +74,6 @@ import Testing
     @Test func aLanguageModelWithDropoutResumesExactly() throws {
         let text = TinyText()
         defer { text.cleanUp() }
-        let dir = text.directory
         let straight = try LanguageModelTrainer(try ConfigLoader.load(yaml: lm(text, name: "straight", dropout: true)),
                                                 options: quiet()).run()
         let config = try ConfigLoader.load(yaml: lm(text, name: "split", dropout: true))

@@ -55,9 +55,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
 /// Which optimizer and its hyper-parameters.
 public struct OptimizerConfig: Codable, Equatable, Sendable {
-    /// sgd, adagrad, rmsprop or adam.
+    /// sgd, adagrad, rmsprop, adam; lbfgs, cg, newton (which evaluate each batch several times).
     public var kind: String
-    /// Base learning rate ρ.
+    /// Base learning rate ρ; for lbfgs, cg and newton the first trial step of each line
+    /// search (default 1 for them, as PyTorch's LBFGS; 0.01 for the others).
     public var lr: Float
     /// SGD momentum α (0: plain SGD).
     public var momentum: Float
@@ -68,25 +69,63 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
     public var beta2: Float
     public var alpha: Float
     public var eps: Float
+    /// lbfgs, cg, newton: iterations and objective evaluations per step (PyTorch's LBFGS
+    /// `max_iter`, `max_eval`; max_eval defaults to 1.25·max_iter, for newton to what a
+    /// full CG solve and a line search need), the gradient and change tolerances.
+    public var maxIter: Int
+    public var maxEval: Int?
+    public var toleranceGrad: Double
+    public var toleranceChange: Double
+    /// lbfgs: the curvature pairs kept; `line_search` `strong_wolfe` or `none` (fixed steps of lr).
+    public var historySize: Int
+    public var lineSearch: String
+    /// cg: restart with steepest descent every this many iterations (0: when PR+ says so).
+    public var restart: Int
+    /// newton: Hessian–vector products per Newton system, the relative CG residual that
+    /// ends it (nil: the forcing sequence min(0.5, √‖g‖)), and the damping λ of (H + λI).
+    public var cgMaxIter: Int
+    public var cgTolerance: Double?
+    public var damping: Double
 
-    enum CodingKeys: String, CodingKey { case kind, lr, momentum, nesterov, beta1, beta2, alpha, eps }
+    /// The optimizers that evaluate the objective several times a step.
+    public static let closureKinds: Set = ["lbfgs", "cg", "newton"]
 
-    public init(kind: String = "sgd", lr: Float = 0.01) {
-        self.kind = kind; self.lr = lr; momentum = 0; nesterov = false
+    enum CodingKeys: String, CodingKey {
+        case kind, lr, momentum, nesterov, beta1, beta2, alpha, eps
+        case maxIter = "max_iter", maxEval = "max_eval", toleranceGrad = "tolerance_grad"
+        case toleranceChange = "tolerance_change", historySize = "history_size", lineSearch = "line_search"
+        case restart, cgMaxIter = "cg_max_iter", cgTolerance = "cg_tolerance", damping
+    }
+
+    public init(kind: String = "sgd", lr: Float? = nil) {
+        self.kind = kind; self.lr = lr ?? (Self.closureKinds.contains(kind) ? 1 : 0.01)
+        momentum = 0; nesterov = false
         beta1 = 0.9; beta2 = 0.999; alpha = 0.99; eps = 1e-8
+        maxIter = 20; maxEval = nil; toleranceGrad = 1e-7; toleranceChange = 1e-9
+        historySize = 100; lineSearch = "strong_wolfe"; restart = 0
+        cgMaxIter = 50; cgTolerance = nil; damping = 0
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init()
-        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? kind
-        lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? lr
+        self.init(kind: try c.decodeIfPresent(String.self, forKey: .kind) ?? "sgd",
+                  lr: try c.decodeIfPresent(Float.self, forKey: .lr))
         momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? momentum
         nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? nesterov
         beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? beta1
         beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? beta2
         alpha = try c.decodeIfPresent(Float.self, forKey: .alpha) ?? alpha
         eps = try c.decodeIfPresent(Float.self, forKey: .eps) ?? eps
+        maxIter = try c.decodeIfPresent(Int.self, forKey: .maxIter) ?? maxIter
+        maxEval = try c.decodeIfPresent(Int.self, forKey: .maxEval) ?? maxEval
+        toleranceGrad = try c.decodeIfPresent(Double.self, forKey: .toleranceGrad) ?? toleranceGrad
+        toleranceChange = try c.decodeIfPresent(Double.self, forKey: .toleranceChange) ?? toleranceChange
+        historySize = try c.decodeIfPresent(Int.self, forKey: .historySize) ?? historySize
+        lineSearch = try c.decodeIfPresent(String.self, forKey: .lineSearch) ?? lineSearch
+        restart = try c.decodeIfPresent(Int.self, forKey: .restart) ?? restart
+        cgMaxIter = try c.decodeIfPresent(Int.self, forKey: .cgMaxIter) ?? cgMaxIter
+        cgTolerance = try c.decodeIfPresent(Double.self, forKey: .cgTolerance) ?? cgTolerance
+        damping = try c.decodeIfPresent(Double.self, forKey: .damping) ?? damping
     }
 }
 

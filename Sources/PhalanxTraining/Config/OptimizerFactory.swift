@@ -23,8 +23,62 @@ public enum OptimizerFactory {
             if !(o.beta1 >= 0 && o.beta1 < 1) { throw fail("train.optimizer.beta1", "must lie in [0, 1), got \(o.beta1)") }
             if !(o.beta2 >= 0 && o.beta2 < 1) { throw fail("train.optimizer.beta2", "must lie in [0, 1), got \(o.beta2)") }
             return Adam(learningRate: o.lr, beta1: o.beta1, beta2: o.beta2, epsilon: o.eps, regularization: reg)
+        case "lbfgs", "cg", "newton":
+            return try makeClosureOptimizer(t, regularization: reg, fail: fail)
         default:
-            throw fail("train.optimizer.kind", "unknown optimizer '\(o.kind)'; known: sgd, adagrad, rmsprop, adam")
+            throw fail("train.optimizer.kind", "unknown optimizer '\(o.kind)'; known: sgd, adagrad, rmsprop, adam, lbfgs, cg, newton")
+        }
+    }
+
+    /// L-BFGS, conjugate gradient or Newton–CG, with the ranges of their settings checked.
+    static func makeClosureOptimizer(_ t: TrainConfig, regularization reg: Regularization,
+                                     fail: (String, String) -> ConfigError) throws(ConfigError) -> Optimizer {
+        let o = t.optimizer
+        if o.maxIter < 1 { throw fail("train.optimizer.max_iter", "must be at least 1, got \(o.maxIter)") }
+        if let e = o.maxEval, e < 1 { throw fail("train.optimizer.max_eval", "must be at least 1, got \(e)") }
+        if !(o.toleranceGrad >= 0 && o.toleranceGrad.isFinite) {
+            throw fail("train.optimizer.tolerance_grad", "must be a non-negative number, got \(o.toleranceGrad)")
+        }
+        if !(o.toleranceChange >= 0 && o.toleranceChange.isFinite) {
+            throw fail("train.optimizer.tolerance_change", "must be a non-negative number, got \(o.toleranceChange)")
+        }
+        if t.l1 > 0 {
+            throw fail("train.l1", "the L1 penalty has no gradient at 0, which a line search of \(o.kind) cannot step over; use l2")
+        }
+        if t.clipNorm > 0 {
+            throw fail("train.clip_norm", "clipping changes the gradient the line search of \(o.kind) relies on; set it to 0")
+        }
+        let search: StrongWolfe?
+        switch o.lineSearch {
+        case "strong_wolfe": search = StrongWolfe(c2: o.kind == "cg" ? 0.1 : 0.9, toleranceChange: o.toleranceChange)
+        case "none" where o.kind == "lbfgs": search = nil
+        case "none": throw fail("train.optimizer.line_search", "\(o.kind) needs its line search (strong_wolfe); only lbfgs takes 'none'")
+        default: throw fail("train.optimizer.line_search", "unknown line search '\(o.lineSearch)'; known: strong_wolfe, none")
+        }
+        switch o.kind {
+        case "lbfgs":
+            if o.historySize < 1 { throw fail("train.optimizer.history_size", "must be at least 1, got \(o.historySize)") }
+            return LBFGS(learningRate: o.lr, historySize: o.historySize, maxIterations: o.maxIter, maxEvaluations: o.maxEval,
+                         toleranceGrad: o.toleranceGrad, toleranceChange: o.toleranceChange, lineSearch: search,
+                         regularization: reg)
+        case "cg":
+            if o.restart < 0 { throw fail("train.optimizer.restart", "must not be negative, got \(o.restart)") }
+            return ConjugateGradient(learningRate: o.lr, restart: o.restart, maxIterations: o.maxIter,
+                                     maxEvaluations: o.maxEval, toleranceGrad: o.toleranceGrad,
+                                     toleranceChange: o.toleranceChange, lineSearch: search ?? StrongWolfe(c2: 0.1),
+                                     regularization: reg)
+        default:
+            if o.cgMaxIter < 1 { throw fail("train.optimizer.cg_max_iter", "must be at least 1, got \(o.cgMaxIter)") }
+            if let tol = o.cgTolerance, !(tol > 0 && tol < 1) {
+                throw fail("train.optimizer.cg_tolerance", "must lie in (0, 1), got \(tol)")
+            }
+            if !(o.damping >= 0 && o.damping.isFinite) {
+                throw fail("train.optimizer.damping", "must be a non-negative number, got \(o.damping)")
+            }
+            return NewtonCG(learningRate: o.lr, cgMaxIterations: o.cgMaxIter, cgTolerance: o.cgTolerance, damping: o.damping,
+                            maxIterations: o.maxIter, maxEvaluations: o.maxEval, toleranceGrad: o.toleranceGrad,
+                            toleranceChange: o.toleranceChange, lineSearch: search ?? StrongWolfe(),
+                            regularization: reg)
         }
     }
 }

@@ -78,13 +78,27 @@ public final class TrainingLoop<Task: TrainingTask> {
             throw fail("train.early_stopping", "needs a validation split: set data.validation to a number of held-out samples")
         }
         if world > 1 && batches > 0 { try agreeAcrossRanks(task) }
+        let closureOptimizer = optimizer as? ClosureOptimizer
+        if closureOptimizer != nil {
+            if !task.batchesRepeatable {
+                throw fail("train.optimizer.kind", "\(t.optimizer.kind) evaluates each batch several times; the \(taskName) task "
+                    + "carries state from one evaluation to the next (hidden state of truncated BPTT), so it needs a first-order optimizer")
+            }
+            if !dropouts.isEmpty {
+                progress.say("note: \(t.optimizer.kind) with dropout: each evaluation of a batch draws new masks, so the line "
+                    + "search sees a noisy objective (set the dropout rate to 0 for a deterministic one)")
+            }
+        }
+        func optimizerMetadata() -> [String: String] {
+            optimizer.stateMetadata().merging(["kind": optimizer.kind]) { _, kind in kind }
+        }
 
         var state = RunState(config: config, worldSize: world, monitor: monitor.name, dropoutRNG: dropouts.map(\.rng))
         if let ckpt = resumed {
             try ModelState.apply(ckpt.model, to: model, file: ckpt.directory.appendingPathComponent(CheckpointLayout.model).path)
             do {
-                try optimizer.loadState(ckpt.optimizer.entries.mapValues(\.tensor), step: ckpt.trainer.run.step,
-                                        parameters: parameters)
+                try optimizer.loadState(ckpt.optimizer.entries.mapValues(\.tensor), metadata: ckpt.optimizer.metadata,
+                                        step: ckpt.trainer.run.step, parameters: parameters)
             } catch {
                 throw CheckpointError(file: ckpt.directory.appendingPathComponent(CheckpointLayout.optimizer).path,
                                       .io("optimizer state does not fit this model: \(error)"))
@@ -137,7 +151,15 @@ public final class TrainingLoop<Task: TrainingTask> {
                 if t.clipNorm > 0 { clipGradientNorm(parameters, maxNorm: t.clipNorm) }
                 optimizer.learningRate = schedule.rate(at: state.step, base: t.optimizer.lr)
                 optimizer.step(parameters)
-            })
+            },
+            minimize: closureOptimizer.map { closure in
+                { objective in
+                    closure.learningRate = schedule.rate(at: state.step, base: t.optimizer.lr)
+                    try closure.step(parameters, objective: objective)
+                }
+            },
+            sum: { [comm] loss in world > 1 ? try comm.allreduceSum([loss])[0] : loss })
+        var converged: String?
 
         var stopAtEpochEnd: Int32?
         while state.epoch < lastEpoch {
@@ -148,6 +170,7 @@ public final class TrainingLoop<Task: TrainingTask> {
             for b in min(state.batch, batches)..<batches {
                 let out = try task.trainStep(batch: b, step: step)
                 state.step += 1
+                converged = closureOptimizer?.converged
                 state.batch = b + 1
                 if stopAtEpochEnd == nil, let signal = try stopRequested(after: state.step), b + 1 < batches {
                     if task.resumesMidEpoch {
@@ -158,7 +181,7 @@ public final class TrainingLoop<Task: TrainingTask> {
                         if isRoot {
                             try checkFinite(model, step: state.step)
                             try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
-                                           optimizerMetadata: ["kind": optimizer.kind],
+                                           optimizerMetadata: optimizerMetadata(),
                                            trainer: Saved(run: state, task: task.savedState()))
                         }
                         try comm.barrier()  // no rank leaves before rank 0 has saved
@@ -193,10 +216,16 @@ public final class TrainingLoop<Task: TrainingTask> {
             var train: [String: Double] = ["loss": totals[0] / max(totals[1], 1)]
             if counted { train["accuracy"] = totals[3] / max(totals[1], 1) }
             train = Task.derived(train)
-            try metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "train", metrics: train,
-                                         lr: Double(optimizer.learningRate), samplesPerSec: rate, time: now()))
             var line = String(format: "epoch %d/%d  train ", epoch, t.epochs) + Self.describe(train)
                 + String(format: "  %.0f %@", rate, task.unit)
+            if let c = closureOptimizer {
+                // The objective's evaluations so far: what a line search costs.
+                train["iterations"] = Double(c.iterations)
+                train["evaluations"] = Double(c.evaluations)
+                line += "  (\(c.iterations) iterations, \(c.evaluations) evaluations)"
+            }
+            try metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "train", metrics: train,
+                                         lr: Double(optimizer.learningRate), samplesPerSec: rate, time: now()))
             var improved = false
             if task.splits.contains(.validation) {
                 let v = try task.evaluate(.validation)
@@ -222,12 +251,14 @@ public final class TrainingLoop<Task: TrainingTask> {
             try task.epochEvaluated(epoch)
             state.elapsed = now()
             progress.say(line + String(format: "  [%@]", ProgressReporter.clock(state.elapsed)))
-            let stopNow = t.earlyStopping.map { state.epochsWithoutImprovement >= $0.patience } ?? false
+            // A full-batch second-order run ends where its optimizer met a tolerance (as scipy's minimize).
+            let convergedNow = batches == 1 && converged != nil
+            let stopNow = convergedNow || (t.earlyStopping.map { state.epochsWithoutImprovement >= $0.patience } ?? false)
             if isRoot && (epoch % max(1, config.checkpoint.everyEpochs) == 0 || epoch == lastEpoch || stopNow || improved
                           || stopAtEpochEnd != nil) {
                 try checkFinite(model, step: state.step)
                 lastCheckpoint = try store.save(step: state.step, model: model, optimizer: optimizer.stateTensors(),
-                                                optimizerMetadata: ["kind": optimizer.kind],
+                                                optimizerMetadata: optimizerMetadata(),
                                                 trainer: Saved(run: state, task: task.savedState()), best: improved)
             }
             if let signal = stopAtEpochEnd, epoch < lastEpoch && !stopNow {
@@ -235,6 +266,10 @@ public final class TrainingLoop<Task: TrainingTask> {
                 try comm.barrier()
                 progress.say("\(StopSignal.name(signal)): saved \(url.path) (end of epoch \(epoch)); continue with --resume")
                 throw TrainingError.interrupted(signal: signal, step: state.step, checkpoint: url.path)
+            }
+            if convergedNow, let reason = converged {
+                progress.say("\(t.optimizer.kind) converged: \(reason)")
+                break
             }
             if stopNow {
                 progress.say("early stopping: \(monitor.name) has not improved for \(state.epochsWithoutImprovement) epochs")
@@ -276,6 +311,10 @@ public final class TrainingLoop<Task: TrainingTask> {
         if let best = state.best, end == .test { final[monitor.name] = best }
         let rate = trainSeconds > 0 ? Double(trainSamples) / trainSeconds : 0
         for (k, v) in task.summaryFields(metrics: final, samplesPerSec: rate) where final[k] == nil { final[k] = v }
+        if let c = closureOptimizer {
+            final["optimizer_iterations"] = Double(c.iterations)
+            final["optimizer_evaluations"] = Double(c.evaluations)
+        }
         let summary = RunSummary(name: config.name, task: taskName, epochs: state.epoch, steps: state.step, seconds: now(),
                                  samplesPerSec: rate,
                                  checkpoint: finalCheckpoint?.path ?? "", stoppedEarly: stoppedEarly,
@@ -376,8 +415,8 @@ public final class TrainingLoop<Task: TrainingTask> {
                     try ModelState.apply(ckpt.model, to: task.network, file: url.appendingPathComponent(CheckpointLayout.model).path)
                     do {
                         try OptimizerFactory.make(config.train, fail: context.fail)
-                            .loadState(ckpt.optimizer.entries.mapValues(\.tensor), step: ckpt.trainer.run.step,
-                                       parameters: task.network.parameters)
+                            .loadState(ckpt.optimizer.entries.mapValues(\.tensor), metadata: ckpt.optimizer.metadata,
+                                       step: ckpt.trainer.run.step, parameters: task.network.parameters)
                     } catch {
                         throw CheckpointError(file: url.appendingPathComponent(CheckpointLayout.optimizer).path,
                                               .io("optimizer state does not fit this model: \(error)"))

@@ -140,6 +140,10 @@ public protocol TrainingTask: AnyObject, SendableMetatype {
     /// A task that carries state from batch to batch (truncated BPTT) stops at the end
     /// of the epoch instead when a signal asks it to.
     var resumesMidEpoch: Bool { get }
+    /// Whether `computeGradients` may be called again for the same batch and computes the
+    /// same objective (what lbfgs, cg and newton need): not for a task that carries state
+    /// from one call to the next. Default: true.
+    var batchesRepeatable: Bool { get }
     /// A line about data and model, printed once at the start.
     var description: String { get }
     /// What every rank must have alike before training (sizes and checksums of the
@@ -180,6 +184,7 @@ extension TrainingTask {
     public func endEpoch(_ epoch: Int) throws {}
     public func epochEvaluated(_ epoch: Int) throws {}
     public var resumesMidEpoch: Bool { false }
+    public var batchesRepeatable: Bool { true }
     public var fingerprint: String { description }
     public static func derived(_ metrics: [String: Double]) -> [String: Double] { metrics }
     public func report(checkpoint: URL?) -> [String] { [] }
@@ -192,12 +197,18 @@ extension TrainingTask {
 }
 
 /// The loop's standard update, handed to `TrainingTask.trainStep`: zero the gradients,
-/// compute them, sum them over the ranks, clip, step the optimizer at the scheduled rate.
+/// compute them, sum them over the ranks, clip, step the optimizer at the scheduled rate —
+/// or, for an optimizer that evaluates the objective several times (lbfgs, cg, newton),
+/// hand it the objective "zero, compute, sum" to call as often as it needs.
 public struct StandardStep {
     let zero: () -> Void
     let check: (StepOutput) throws -> Void
     let reduce: () throws -> Void
     let apply: () -> Void
+    /// Runs a closure optimizer's step on an objective (nil: a first-order optimizer).
+    let minimize: ((Objective) throws -> Void)?
+    /// Sums this rank's part of the loss over the ranks.
+    let sum: (Double) throws -> Double
 
     /// Zeroes the gradients (before a task computes them again).
     public func zeroGradients() { zero() }
@@ -210,13 +221,28 @@ public struct StandardStep {
     public func checkFinite(_ output: StepOutput) throws { try check(output) }
 
     /// zero → `gradients` → finite check → reduce → clip and step; returns what
-    /// `gradients` returned.
+    /// `gradients` returned. With a closure optimizer, `gradients` runs once per
+    /// evaluation of the objective and the first evaluation's output is returned (the
+    /// loss before the step, as `torch.optim.LBFGS.step` returns).
     public func run(_ gradients: () throws -> StepOutput) throws -> StepOutput {
-        zero()
-        let out = try gradients()
-        try check(out)
-        try reduce()
-        apply()
-        return out
+        guard let minimize else {
+            zero()
+            let out = try gradients()
+            try check(out)
+            try reduce()
+            apply()
+            return out
+        }
+        var first: StepOutput?
+        try minimize {
+            zero()
+            let out = try gradients()
+            try check(out)
+            try reduce()
+            if first == nil { first = out }
+            return try sum(out.loss)
+        }
+        guard let first else { fatalError("StandardStep: the optimizer took a step without evaluating the objective") }
+        return first
     }
 }

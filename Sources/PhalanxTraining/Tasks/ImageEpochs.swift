@@ -9,6 +9,8 @@ struct ImageEpochs {
     private(set) var sampler: ShardedSampler
     private var loader: BatchLoader?
     private var lastState: ShardedSampler.State?
+    /// The batch handed out last, with its index in the epoch.
+    private var current: (Int, Batch)?
 
     /// The sampler of `data.train` for this rank, at `saved` when resuming.
     init(_ data: TrainingData, context: TaskContext, saved: ShardedSampler.State?) throws {
@@ -27,14 +29,18 @@ struct ImageEpochs {
         loader = try BatchLoader(dataset: data.train, sampler: sampler, augmentation: data.augmentation,
                                  normalization: data.normalization)
         lastState = nil
+        current = nil
     }
 
-    /// The next batch of the epoch (batch `index`; the loop asks for exactly as many as there are).
+    /// Batch `index` of the epoch: the next one from the loader (the loop asks for exactly
+    /// as many as there are), or the same batch again when a line search evaluates it anew.
     mutating func next(_ index: Int, task: String) -> Batch {
+        if let (i, batch) = current, i == index { return batch }
         guard let batch = loader?.next() else {
             preconditionFailure("\(task): the loader ended before batch \(index) of \(batchesPerEpoch)")
         }
         lastState = batch.resumeState
+        current = (index, batch)
         return batch
     }
 
@@ -43,6 +49,7 @@ struct ImageEpochs {
         stop()
         if let s = lastState { try sampler.restore(s) }
         lastState = nil
+        current = nil
         sampler.startNextEpoch()
     }
 

@@ -81,6 +81,8 @@ public final class LanguageModelTask: TrainingTask {
     /// Held-out text to evaluate on needs more than one chunk of it.
     public var splits: [Split] { corpus.heldOut.count > context.config.data.sequenceLength ? [.validation] : [] }
     public var unit: String { "chars/s" }
+    /// Hidden state carries over from batch to batch (truncated BPTT): evaluating a batch twice is not the same objective.
+    public var batchesRepeatable: Bool { false }
     public var description: String {
         "\(corpus.vocabulary.count) characters in the vocabulary, \(corpus.train.count) training and "
             + "\(corpus.heldOut.count) held-out characters, chunks of \(context.config.data.sequenceLength) characters"
