@@ -74,7 +74,7 @@ public enum ModelState {
     }
 
     /// The model's parameters then buffers, in order, with their names.
-    private static func namedTensors(of model: Layer) -> [(name: String, tensor: Tensor)] {
+    static func namedTensors(of model: Layer) -> [(name: String, tensor: Tensor)] {
         model.parameters.map { ($0.name, $0.value) } + model.buffers.map { ($0.name, $0.value) }
     }
 }

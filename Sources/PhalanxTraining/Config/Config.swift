@@ -25,8 +25,13 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var sweep: SweepConfig?
     /// Task `autoencoder`: the code layer, the loss, denoising and sparsity.
     public var autoencoder: AutoencoderConfig?
+    /// Weights to start a fresh run from (another run's checkpoint); nil: the initialisers.
+    public var initFrom: InitFromConfig?
 
-    enum CodingKeys: String, CodingKey { case name, seed, task, data, model, train, checkpoint, distributed, ensemble, sweep, autoencoder }
+    enum CodingKeys: String, CodingKey {
+        case name, seed, task, data, model, train, checkpoint, distributed, ensemble, sweep, autoencoder
+        case initFrom = "init_from"
+    }
 
     public init(name: String = "experiment", seed: UInt64 = 42, data: DataConfig = DataConfig(),
                 model: ModelConfig, train: TrainConfig = TrainConfig(),
@@ -50,6 +55,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         ensemble = try c.decodeIfPresent(EnsembleConfig.self, forKey: .ensemble)
         sweep = try c.decodeIfPresent(SweepConfig.self, forKey: .sweep)
         autoencoder = try c.decodeIfPresent(AutoencoderConfig.self, forKey: .autoencoder)
+        initFrom = try c.decodeIfPresent(InitFromConfig.self, forKey: .initFrom)
     }
 }
 

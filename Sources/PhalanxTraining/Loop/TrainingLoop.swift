@@ -118,6 +118,7 @@ public final class TrainingLoop<Task: TrainingTask> {
             progress.say("resumed \(config.name) from \(ckpt.directory.path) (epoch \(state.epoch), step \(state.step)"
                 + (state.batch > 0 ? ", inside epoch \(state.epoch + 1) at batch \(state.batch + 1)" : "") + ")")
         }
+        if resumed == nil, let initFrom = config.initFrom, isRoot { try initialize(model, from: initFrom) }
         state.worldSize = world
         if !isRoot {
             // Each rank its own dropout masks (rank 0 keeps the stream a checkpoint saves).
@@ -351,6 +352,19 @@ public final class TrainingLoop<Task: TrainingTask> {
         var s = [Double(mine ?? 0)]
         try s.withUnsafeMutableBufferPointer { try comm.allreduceMax($0) }
         return s[0] > 0 ? Int32(s[0]) : nil
+    }
+
+    /// A fresh run's weights from `init_from` (rank 0; the broadcast gives them to the others).
+    private func initialize(_ model: Layer, from initFrom: InitFromConfig) throws {
+        do {
+            let (source, file) = try ModelState.source(initFrom.checkpoint)
+            let report = try ModelState.initialize(model, from: source, file: file, config: initFrom)
+            progress.say("init_from: \(report.loaded.count) tensors from \(file)"
+                + (report.kept.isEmpty ? "" : "; initialised as configured (not in the source): " + report.kept.joined(separator: ", "))
+                + (report.unused.isEmpty ? "" : "; not used: " + report.unused.joined(separator: ", ")))
+        } catch {
+            throw context.fail("init_from.checkpoint", "\(error)")
+        }
     }
 
     /// Refuses to checkpoint a model whose parameters or buffers hold NaN or infinity,
