@@ -31,6 +31,7 @@ struct MPIChecks {
             ("char LM and encoder–decoder: N ranks = 1 process", sequences),
             ("a task in one file (regression): N ranks = 1 process", regressionTask),
             ("denoising sparse autoencoder: N ranks = 1 process", autoencoder),
+            ("full-batch L-BFGS, resumed: N ranks = 1 process", lbfgs),
             ("ranks that disagree stop with one message", disagreement),
             ("bagged ensemble in rank groups = members trained alone", ensemble),
         ]
