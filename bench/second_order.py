@@ -283,10 +283,9 @@ def plot(path, results, best, title):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    floor = 1e-9 * abs(best)
-    for method, r in results.items():
-        t, f = zip(*r["curve"])
-        ax.plot(t, [max(v - best, floor) for v in f], marker=".", label=method,
+    for method, r in results.items():  # the best run's last point (0) falls off the log scale
+        t, f = zip(*[(t, v - best) for t, v in r["curve"] if v > best])
+        ax.plot(t, f, marker=".", label=method,
                 linestyle="--" if method.startswith(("torch", "scipy")) else "-")
     ax.set_yscale("log")
     ax.set_xlabel("wall seconds (optimisation)")

@@ -112,6 +112,18 @@ import Testing
         #expect(abs(p) < 1e-6 && zero.scalars.allSatisfy { abs($0) < 1e-5 })
     }
 
+    @Test func theContractivePenaltyShrinksTheJacobian() throws {
+        let data = TinyData()
+        defer { data.cleanUp() }
+        let plain = try AutoencoderTask.kind.train(try ConfigLoader.load(yaml: config(data, name: "plain"),
+                                                                        overrides: ["train.epochs=4"]), options: quiet())
+        let contractive = try AutoencoderTask.kind.train(
+            try ConfigLoader.load(yaml: config(data, name: "contractive"),
+                                  overrides: ["train.epochs=4", "autoencoder.contractive={lambda: 1}"]), options: quiet())
+        let (a, b) = (plain.metrics["test_jacobian_sq"]!, contractive.metrics["test_jacobian_sq"]!)
+        #expect(b < a / 2, "mean ‖J‖² \(b) with the penalty against \(a) without")
+    }
+
     @Test func badSettingsNameTheirKey() throws {
         let data = TinyData()
         defer { data.cleanUp() }
@@ -133,6 +145,14 @@ import Testing
         }
         let notSigmoid = try ConfigLoader.load(yaml: config(data), overrides: ["autoencoder.code=enc", "autoencoder.sparsity={rho: 0.1}"])
         #expect { try AutoencoderTask.kind.train(notSigmoid, options: quiet()) } throws: { ($0 as? ConfigError)?.key == "autoencoder.sparsity" }
+        let notOverLinear = try ConfigLoader.load(yaml: config(data), overrides: ["autoencoder.code=enc", "autoencoder.contractive={lambda: 0.1}"])
+        #expect { try AutoencoderTask.kind.train(notOverLinear, options: quiet()) } throws: {
+            ($0 as? ConfigError)?.key == "autoencoder.contractive" && "\($0)".contains("sigmoid")
+        }
+        let negative = try ConfigLoader.load(yaml: config(data), overrides: ["autoencoder.contractive={lambda: -1}"])
+        #expect { try AutoencoderTask.kind.train(negative, options: quiet()) } throws: {
+            ($0 as? ConfigError)?.key == "autoencoder.contractive.lambda"
+        }
         // The section belongs to its task.
         let classifier = try ConfigLoader.load(yaml: data.config() + "\nautoencoder: {code: fc}\n")
         #expect { try ClassificationTask.kind.train(classifier, options: quiet()) } throws: { ($0 as? ConfigError)?.key == "autoencoder" }

@@ -12,6 +12,8 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public var noise: NoiseConfig?
     /// A KL(ρ‖ρ̂) penalty on the code layer's mean activations (sparse autoencoder); nil: none.
     public var sparsity: SparsityConfig?
+    /// λ‖J‖²_F on the code layer's Jacobian (contractive autoencoder); nil: none.
+    public var contractive: ContractiveConfig?
 
     public init(code: String = "code", loss: String = "mse") { self.code = code; self.loss = loss }
 
@@ -22,6 +24,21 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         loss = try c.decodeIfPresent(String.self, forKey: .loss) ?? loss
         noise = try c.decodeIfPresent(NoiseConfig.self, forKey: .noise)
         sparsity = try c.decodeIfPresent(SparsityConfig.self, forKey: .sparsity)
+        contractive = try c.decodeIfPresent(ContractiveConfig.self, forKey: .contractive)
+    }
+}
+
+/// The contractive penalty's weight λ (Rifai et al. 2011); the code layer must be a
+/// sigmoid over a linear layer.
+public struct ContractiveConfig: Codable, Equatable, Sendable {
+    public var lambda: Float
+
+    public init(lambda: Float = 0.1) { self.lambda = lambda }
+
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        lambda = try c.decodeIfPresent(Float.self, forKey: .lambda) ?? lambda
     }
 }
 

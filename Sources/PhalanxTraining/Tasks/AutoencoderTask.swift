@@ -5,10 +5,13 @@
 //     noise or Gaussian noise, drawn from (seed, epoch, sample index), so N ranks draw
 //     what one process draws — and the clean input is the target;
 //   - sparse (Ng's lecture notes): β·Σ_j KL(ρ‖ρ̂_j) on the mean activation ρ̂_j of each
-//     code unit over the global batch (a sigmoid code layer; the sums are allreduced).
+//     code unit over the global batch (a sigmoid code layer; the sums are allreduced);
+//   - contractive (Rifai et al., 2011): λ‖J‖²_F of the sigmoid code over its linear map,
+//     exact (PhalanxNN's ContractivePenalty).
 // Metrics: the loss, `mse` per pixel, the code's mean activation, and with noise the
-// MSE of reconstructions of corrupted inputs against the clean ones (`denoised_mse`).
-// Left for later: the contractive penalty, sample grids as PNG, stacked pretraining.
+// MSE of reconstructions of corrupted inputs against the clean ones (`denoised_mse`),
+// and for a sigmoid code over a linear layer the mean ‖J‖²_F (`jacobian_sq`), so that a
+// contractive and a plain autoencoder can be compared.
 import Foundation
 import PhalanxCore
 import PhalanxData
@@ -22,7 +25,8 @@ public final class AutoencoderTask: TrainingTask {
 
     public static let metrics = [MetricSpec.loss, MetricSpec("mse", .min, label: "mse"),
                                  MetricSpec("denoised_mse", .min, label: "denoised mse"),
-                                 MetricSpec("code_mean", .min, label: "code mean")]
+                                 MetricSpec("code_mean", .min, label: "code mean"),
+                                 MetricSpec("jacobian_sq", .min, label: "‖J‖²")]
     public static let defaultMonitor = "validation_mse"
 
     let context: TaskContext
@@ -35,6 +39,9 @@ public final class AutoencoderTask: TrainingTask {
     private var epochs: ImageEpochs
     private let corrupted: Tensor
     private let sparsityGradient: Tensor
+    /// The linear layer under a sigmoid code layer (whose Jacobian is exact), if so.
+    let codeLinear: Linear?
+    private let contractiveGradient = Tensor(shape: [1])
     private var codeSums: [Double] = []
 
     public init(_ context: TaskContext, saved: SavedTaskState<State>?) throws {
@@ -81,6 +88,16 @@ public final class AutoencoderTask: TrainingTask {
             throw fail("autoencoder.sparsity", "the sparsity penalty needs mean activations in (0, 1): make the code layer "
                 + "'\(settings.code)' a sigmoid (it is \(sequential.children[k].layer.kind))")
         }
+        let sigmoidOverLinear = k > 0 && sequential.children[k].layer is Sigmoid
+        codeLinear = sigmoidOverLinear ? sequential.children[k - 1].layer as? Linear : nil
+        if let c = settings.contractive {
+            guard c.lambda >= 0 && c.lambda.isFinite else { throw fail("autoencoder.contractive.lambda", "must not be negative") }
+            guard codeLinear != nil else {
+                throw fail("autoencoder.contractive", "the exact Jacobian needs a sigmoid code layer right after a linear "
+                    + "layer; '\(settings.code)' is \(sequential.children[k].layer.kind)"
+                    + (k > 0 ? " after \(sequential.children[k - 1].layer.kind)" : ""))
+            }
+        }
         let inputCount = config.model.input.reduce(1, *)
         guard built.outputShape.reduce(1, *) == inputCount else {
             throw fail("model.layers", "an autoencoder outputs what it reads: \(describe(config.model.input)) per sample, "
@@ -102,7 +119,8 @@ public final class AutoencoderTask: TrainingTask {
     public var fingerprint: String { data.fingerprint }
     public var description: String {
         "autoencoder (\(settings.loss)\(settings.noise.map { ", \($0.kind) noise" } ?? "")"
-            + "\(settings.sparsity.map { ", sparsity ρ \($0.rho) β \($0.beta)" } ?? "")), code layer '\(settings.code)'; "
+            + "\(settings.sparsity.map { ", sparsity ρ \($0.rho) β \($0.beta)" } ?? "")"
+            + "\(settings.contractive.map { ", contractive λ \($0.lambda)" } ?? "")), code layer '\(settings.code)'; "
             + "\(data.train.count) training images\(data.validation.map { ", \($0.count) validation" } ?? ""), \(data.test.count) test"
     }
 
@@ -149,6 +167,18 @@ public final class AutoencoderTask: TrainingTask {
             let (penalty, g) = try sparsity(code, globalCount: batch.globalCount, rho: s.rho, beta: s.beta)
             total += penalty / Double(context.communicator.size)  // each rank's share of the one global penalty
             codeGradient = g
+        }
+        if let c = settings.contractive, let linear = codeLinear {
+            // The direct part of ∂/∂W goes into the gradient now; the rest flows back from the code.
+            let penalty = ContractivePenalty(lambda: c.lambda).evaluate(
+                code: code, weight: linear.weight.value, normalizer: Float(batch.globalCount),
+                codeGradient: contractiveGradient, weightGradient: linear.weight.gradient)
+            total += penalty
+            if let g = codeGradient {
+                for e in 0..<g.count { g[e] += contractiveGradient[e] }
+            } else {
+                codeGradient = contractiveGradient
+            }
         }
         if total.isFinite {
             var g = dy
@@ -205,7 +235,7 @@ public final class AutoencoderTask: TrainingTask {
             for i in 0..<y.count { probabilities[i] = 1 / (1 + exp(-y[i])) }
             return probabilities
         }
-        var lossSum = 0.0, mseSum = 0.0, codeSum = 0.0, denoisedSum = 0.0, count = 0.0, codeUnits = 0.0
+        var lossSum = 0.0, mseSum = 0.0, codeSum = 0.0, denoisedSum = 0.0, count = 0.0, codeUnits = 0.0, jacobianSum = 0.0
         for batch in batches {
             let (y, code) = forward(batch.images, mode: .evaluation)
             let target = LossTarget.values(batch.images.reshaped(y.shape))
@@ -217,6 +247,7 @@ public final class AutoencoderTask: TrainingTask {
             codeSum += c
             codeUnits += Double(code.count)
             count += n
+            if let linear = codeLinear { jacobianSum += ContractivePenalty.squaredNorms(code: code, weight: linear.weight.value) }
             if settings.noise != nil {
                 let x = corrupt(batch.images, indices: batch.indices, epoch: 0, into: noisyInput)
                 let (yn, _) = forward(x, mode: .evaluation)
@@ -224,10 +255,11 @@ public final class AutoencoderTask: TrainingTask {
                                                        normalizer: nil).loss) * n
             }
         }
-        let s = try comm.allreduceSum([lossSum, mseSum, codeSum, codeUnits, count, denoisedSum])
+        let s = try comm.allreduceSum([lossSum, mseSum, codeSum, codeUnits, count, denoisedSum, jacobianSum])
         let total = max(s[4], 1)
         var out: [String: Double] = ["loss": s[0] / total, "mse": s[1] / total, "code_mean": s[2] / max(s[3], 1)]
         if settings.noise != nil { out["denoised_mse"] = s[5] / total }
+        if codeLinear != nil { out["jacobian_sq"] = s[6] / total }
         return out
     }
 
