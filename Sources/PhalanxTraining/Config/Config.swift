@@ -109,6 +109,9 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var noiseStd: Float
     /// Use only the first N training samples (0: all) — for quick runs and tests.
     public var limit: Int
+    /// Train on only this many labelled samples of each class (0: all), a fixed subset
+    /// drawn from the seed after the validation split — the few-label setting.
+    public var labelsPerClass: Int
     /// Text data set (`dataset: text`): files or directories to read (default Debian's
     /// fortunes) and the characters per truncated-BPTT chunk.
     public var text: [String]
@@ -123,7 +126,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var testPairs: Int
 
     enum CodingKeys: String, CodingKey {
-        case dataset, directory, validation, normalize, splitSeed = "split_seed", limit, text, sequenceLength = "sequence_length"
+        case dataset, directory, validation, normalize, splitSeed = "split_seed", limit, labelsPerClass = "labels_per_class", text, sequenceLength = "sequence_length"
         case task, minLength = "min_length", maxLength = "max_length", trainPairs = "train_pairs", testPairs = "test_pairs"
         case trainImages = "train_images", trainLabels = "train_labels"
         case testImages = "test_images", testLabels = "test_labels"
@@ -133,7 +136,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public init() {
         dataset = "fashion-mnist"; directory = "/usr/share/datasets/fashion-mnist"
         validation = 0; normalize = "standardize"; cropPadding = 0; horizontalFlip = false
-        noiseStd = 0; limit = 0; text = ["/usr/share/games/fortunes"]; sequenceLength = 64
+        noiseStd = 0; limit = 0; labelsPerClass = 0; text = ["/usr/share/games/fortunes"]; sequenceLength = 64
         task = "number_words"; minLength = 1; maxLength = 9; trainPairs = 50_000; testPairs = 5_000
     }
 
@@ -153,6 +156,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? d.horizontalFlip
         noiseStd = try c.decodeIfPresent(Float.self, forKey: .noiseStd) ?? d.noiseStd
         limit = try c.decodeIfPresent(Int.self, forKey: .limit) ?? d.limit
+        labelsPerClass = try c.decodeIfPresent(Int.self, forKey: .labelsPerClass) ?? d.labelsPerClass
         text = try c.decodeIfPresent([String].self, forKey: .text) ?? d.text
         sequenceLength = try c.decodeIfPresent(Int.self, forKey: .sequenceLength) ?? d.sequenceLength
         task = try c.decodeIfPresent(String.self, forKey: .task) ?? d.task

@@ -118,7 +118,7 @@ extension ClassificationTask {
     /// The registry entry.
     public static let kind = TaskKind(
         ClassificationTask.self, name: "classification", datasets: ["fashion-mnist", "mnist", "idx"],
-        dataKeys: ["directory", "train_images", "train_labels", "test_images", "test_labels", "validation", "split_seed",
+        dataKeys: ["directory", "train_images", "train_labels", "test_images", "test_labels", "validation", "split_seed", "labels_per_class",
                    "normalize", "crop_padding", "horizontal_flip", "noise_std", "limit"],
         ensembles: true,
         evaluate: { url, request in

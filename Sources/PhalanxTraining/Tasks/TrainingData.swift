@@ -47,6 +47,10 @@ public struct TrainingData {
             trainPart = split.train
             validation = split.validation
         }
+        if d.labelsPerClass < 0 { throw fail("data.labels_per_class", "must not be negative, got \(d.labelsPerClass)") }
+        if d.labelsPerClass > 0 {
+            trainPart = try fewLabels(trainPart, perClass: d.labelsPerClass, seed: config.seed, fail: fail)
+        }
         guard let method = NormalizationMethod(rawValue: d.normalize) else {
             throw fail("data.normalize", "unknown method '\(d.normalize)'; known: \(NormalizationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -82,6 +86,23 @@ public struct TrainingData {
         }
         return TrainingData(train: train.subset(indices, name: "\(train.name)[resampled]"), validation: validation,
                             test: test, normalization: normalization, augmentation: augmentation)
+    }
+
+    /// `perClass` samples of each class of `train`: the first of each class in a
+    /// permutation seeded by `seed`, in data set order.
+    static func fewLabels(_ train: Dataset, perClass: Int, seed: UInt64,
+                          fail: (String, String) -> ConfigError) throws -> Dataset {
+        var rng = RNG(seed: seed, stream: 7700)
+        var taken = [Int](repeating: 0, count: train.classCount)
+        var chosen: [Int] = []
+        for i in rng.permutation(train.count) {
+            let label = Int(train.labels[i])
+            if taken[label] < perClass { taken[label] += 1; chosen.append(i) }
+        }
+        if let short = taken.indices.first(where: { taken[$0] < perClass }) {
+            throw fail("data.labels_per_class", "class \(short) has only \(taken[short]) training samples, fewer than \(perClass)")
+        }
+        return train.subset(chosen.sorted(), name: "\(train.name)[\(perClass) per class]")
     }
 
     private static func loadFiles(_ d: DataConfig, fail: (String, String) -> ConfigError) throws -> (Dataset, Dataset) {
