@@ -124,6 +124,35 @@ import Testing
         #expect(b < a / 2, "mean ‖J‖² \(b) with the penalty against \(a) without")
     }
 
+    @Test func aSecondStageLearnsTheFrozenFirstStagesCode() throws {
+        let data = TinyData()
+        defer { data.cleanUp() }
+        let first = try AutoencoderTask.kind.train(try ConfigLoader.load(yaml: config(data, name: "stage1"),
+                                                                        overrides: ["train.epochs=3"]), options: quiet())
+        // Stage 2: enc and its relu frozen from stage 1; a new code reconstructs relu's 16 outputs.
+        let second = config(data, name: "stage2")
+            .replacingOccurrences(of: "- {kind: linear, name: enc, out: 16}", with: "- {kind: linear, name: enc, out: 16, frozen: true}")
+            .replacingOccurrences(of: "- {kind: relu}\n    - {kind: linear, name: bottleneck",
+                                  with: "- {kind: relu, name: hidden}\n    - {kind: linear, name: bottleneck")
+            .replacingOccurrences(of: "- {kind: linear, name: out, out: 64}\n    - {kind: reshape, shape: [1, 8, 8]}",
+                                  with: "- {kind: linear, name: recon, out: 16}")
+            + "  target: hidden\ninit_from: {checkpoint: \(first.checkpoint), strict: false}\n"
+        let loaded = try ConfigLoader.load(yaml: second, overrides: ["train.epochs=3"])
+        let summary = try AutoencoderTask.kind.train(loaded, options: quiet())
+        let before = try ModelState.tensors(ofCheckpoint: first.checkpoint), after = try ModelState.tensors(ofCheckpoint: summary.checkpoint)
+        #expect(after["enc.weight"]! == before["enc.weight"]!, "the frozen layer keeps its weights")
+        #expect(after["recon.weight"]!.count == 16 * 16)
+        let history = try String(contentsOfFile: summary.checkpoint + "/../../metrics.jsonl", encoding: .utf8)
+        let firstEpoch = try #require(try JSONSerialization.jsonObject(with: Data(history.split(separator: "\n")[0].utf8))
+            as? [String: Any])["loss"] as? Double
+        #expect(summary.metrics["test_mse"]! < 0.9 * (firstEpoch ?? 0), "it learns to reconstruct the hidden layer's output")
+        // A target that is still trained would be learnt away: refused.
+        let unfrozen = try ConfigLoader.load(yaml: second.replacingOccurrences(of: ", frozen: true", with: ""))
+        #expect { try AutoencoderTask.kind.train(unfrozen, options: quiet()) } throws: {
+            ($0 as? ConfigError)?.key == "autoencoder.target" && "\($0)".contains("frozen")
+        }
+    }
+
     @Test func badSettingsNameTheirKey() throws {
         let data = TinyData()
         defer { data.cleanUp() }

@@ -14,6 +14,10 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
     public var sparsity: SparsityConfig?
     /// λ‖J‖²_F on the code layer's Jacobian (contractive autoencoder); nil: none.
     public var contractive: ContractiveConfig?
+    /// The top-level layer whose output the network reconstructs instead of its input
+    /// (greedy layer-wise pretraining: the next autoencoder learns the code of a frozen
+    /// one); that layer and every one before it must be frozen. nil: the input.
+    public var target: String?
 
     public init(code: String = "code", loss: String = "mse") { self.code = code; self.loss = loss }
 
@@ -25,6 +29,7 @@ public struct AutoencoderConfig: Codable, Equatable, Sendable {
         noise = try c.decodeIfPresent(NoiseConfig.self, forKey: .noise)
         sparsity = try c.decodeIfPresent(SparsityConfig.self, forKey: .sparsity)
         contractive = try c.decodeIfPresent(ContractiveConfig.self, forKey: .contractive)
+        target = try c.decodeIfPresent(String.self, forKey: .target)
     }
 }
 

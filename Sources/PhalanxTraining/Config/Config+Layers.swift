@@ -14,6 +14,9 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     /// Stands for `n` consecutive copies of this layer in its list (each with its own
     /// parameters), so a stage of identical blocks is written once.
     public var `repeat`: Int?
+    /// Its parameters are not trained (PyTorch's `requires_grad = False`): a pretrained
+    /// encoder held fixed. Any layer kind takes it.
+    public var frozen: Bool?
     /// Output features (linear) or channels (conv2d).
     public var out: Int?
     public var kernel: IntPair?
@@ -61,7 +64,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case kind, name, out, kernel, stride, padding, groups, bias, initializer = "init"
         case slope, perChannel = "per_channel", p, size, alpha, beta, k, momentum, eps
-        case layers, shortcut, branches, weight, `repeat`
+        case layers, shortcut, branches, weight, `repeat`, frozen
         case numLayers = "num_layers", bidirectional, peephole, returnSequences = "return_sequences"
         case shape, factor, outputPadding = "output_padding"
     }
@@ -76,6 +79,6 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     var setKeys: [String] {
         guard let data = try? JSONEncoder().encode(self),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
-        return object.keys.filter { !["kind", "name", "repeat"].contains($0) }.sorted()
+        return object.keys.filter { !["kind", "name", "repeat", "frozen"].contains($0) }.sorted()
     }
 }

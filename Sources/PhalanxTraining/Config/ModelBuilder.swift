@@ -144,7 +144,9 @@ public struct ModelBuilder {
         for extra in s.setKeys where !kind.keys.contains(extra) {
             throw fail(key + "." + extra, "does not apply to a \(s.kind) layer")
         }
-        return try kind.build(&self, LayerSite(spec: s, key: key, shape: shape, fail: fail))
+        let layer = try kind.build(&self, LayerSite(spec: s, key: key, shape: shape, fail: fail))
+        if s.frozen == true { for p in layer.parameters { p.requiresGrad = false } }
+        return layer
     }
 
     // What layer kinds' build closures use.

@@ -39,6 +39,9 @@ public final class AutoencoderTask: TrainingTask {
     private var epochs: ImageEpochs
     private let corrupted: Tensor
     private let sparsityGradient: Tensor
+    /// The top-level layer whose output is the target (nil: the input).
+    let targetIndex: Int?
+    private let targetCopy = Tensor(shape: [1])
     /// The linear layer under a sigmoid code layer (whose Jacobian is exact), if so.
     let codeLinear: Linear?
     private let contractiveGradient = Tensor(shape: [1])
@@ -98,10 +101,27 @@ public final class AutoencoderTask: TrainingTask {
                     + (k > 0 ? " after \(sequential.children[k - 1].layer.kind)" : ""))
             }
         }
-        let inputCount = config.model.input.reduce(1, *)
-        guard built.outputShape.reduce(1, *) == inputCount else {
-            throw fail("model.layers", "an autoencoder outputs what it reads: \(describe(config.model.input)) per sample, "
-                + "not \(describe(built.outputShape))")
+        var targetCount = config.model.input.reduce(1, *)
+        if let name = settings.target {
+            guard let t = sequential.children.firstIndex(where: { $0.name == name }), t < k else {
+                throw fail("autoencoder.target", "no top-level layer before the code layer is named '\(name)'; those are "
+                    + sequential.children.prefix(k).map(\.name).joined(separator: ", "))
+            }
+            if let trained = sequential.children.prefix(t + 1).first(where: { $0.layer.parameters.contains(where: \.requiresGrad) }) {
+                throw fail("autoencoder.target", "'\(name)' and the layers before it must be frozen (frozen: true), or the "
+                    + "network learns to make its own target trivial; '\(trained.name)' is trained")
+            }
+            targetIndex = t
+            var shape = [1] + config.model.input
+            for child in sequential.children.prefix(t + 1) { shape = (try? child.layer.outputShape(for: shape)) ?? shape }
+            targetCount = shape.dropFirst().reduce(1, *)
+        } else {
+            targetIndex = nil
+        }
+        guard built.outputShape.reduce(1, *) == targetCount else {
+            throw fail("model.layers", settings.target == nil
+                ? "an autoencoder outputs what it reads: \(describe(config.model.input)) per sample, not \(describe(built.outputShape))"
+                : "the output of \(describe(built.outputShape)) per sample does not match the \(targetCount) values of target '\(settings.target!)'")
         }
         let data = try TrainingData.load(config, normalization: saved?.state.normalization, fail: fail)
         epochs = try ImageEpochs(data, context: context, saved: saved?.state.sampler)
@@ -144,22 +164,37 @@ public final class AutoencoderTask: TrainingTask {
         return out
     }
 
-    /// Forward through the children, keeping the code layer's output.
-    private func forward(_ x: Tensor, mode: Mode) -> (output: Tensor, code: Tensor) {
+    /// Forward through the children, keeping the code layer's output and the target (a
+    /// copy of the target layer's output, or the input itself).
+    private func forward(_ x: Tensor, clean: Tensor? = nil, mode: Mode) -> (output: Tensor, code: Tensor, target: Tensor) {
         var t = x, code = x
+        var target = clean ?? x
+        if targetIndex != nil, let clean, clean !== x {
+            // The target comes from the clean input; the corrupted one goes through the network.
+            var c = clean
+            for child in sequential.children.prefix(targetIndex! + 1) { c = child.layer.forward(c, mode: mode) }
+            targetCopy.resize(c.shape)
+            targetCopy.copy(from: c)
+            target = targetCopy
+        }
         for (i, child) in sequential.children.enumerated() {
             t = child.layer.forward(t, mode: mode)
             if i == codeIndex { code = t }
+            if i == targetIndex, clean == nil || clean === x {
+                targetCopy.resize(t.shape)
+                targetCopy.copy(from: t)
+                target = targetCopy
+            }
         }
-        return (t, code)
+        return (t, code, target)
     }
 
     public func computeGradients(batch index: Int) throws -> StepOutput {
         let batch = epochs.next(index, task: "AutoencoderTask")
         let input = corrupt(batch.images, indices: batch.indices, epoch: batch.epoch, into: corrupted)
-        let (y, code) = forward(input, mode: .training)
-        // The clean images are the target, seen with the output's shape.
-        let (recon, dy) = loss.evaluate(y, target: .values(batch.images.reshaped(y.shape)), weights: nil,
+        let (y, code, clean) = forward(input, clean: batch.images, mode: .training)
+        // The clean images (or the target layer's output of them), seen with the output's shape.
+        let (recon, dy) = loss.evaluate(y, target: .values(clean.reshaped(y.shape)), weights: nil,
                                         normalizer: Float(batch.globalCount))
         var total = Double(recon)
         var codeGradient: Tensor?
@@ -237,8 +272,8 @@ public final class AutoencoderTask: TrainingTask {
         }
         var lossSum = 0.0, mseSum = 0.0, codeSum = 0.0, denoisedSum = 0.0, count = 0.0, codeUnits = 0.0, jacobianSum = 0.0
         for batch in batches {
-            let (y, code) = forward(batch.images, mode: .evaluation)
-            let target = LossTarget.values(batch.images.reshaped(y.shape))
+            let (y, code, clean) = forward(batch.images, mode: .evaluation)
+            let target = LossTarget.values(clean.reshaped(y.shape))
             let n = Double(batch.count)
             lossSum += Double(loss.evaluate(y, target: target, weights: nil, normalizer: nil).loss) * n
             mseSum += Double(squared.evaluate(image(y), target: target, weights: nil, normalizer: nil).loss) * n
@@ -250,8 +285,8 @@ public final class AutoencoderTask: TrainingTask {
             if let linear = codeLinear { jacobianSum += ContractivePenalty.squaredNorms(code: code, weight: linear.weight.value) }
             if settings.noise != nil {
                 let x = corrupt(batch.images, indices: batch.indices, epoch: 0, into: noisyInput)
-                let (yn, _) = forward(x, mode: .evaluation)
-                denoisedSum += Double(squared.evaluate(image(yn), target: .values(batch.images.reshaped(yn.shape)), weights: nil,
+                let (yn, _, cleanTarget) = forward(x, clean: batch.images, mode: .evaluation)
+                denoisedSum += Double(squared.evaluate(image(yn), target: .values(cleanTarget.reshaped(yn.shape)), weights: nil,
                                                        normalizer: nil).loss) * n
             }
         }
@@ -266,7 +301,7 @@ public final class AutoencoderTask: TrainingTask {
     /// Rank 0 writes `samples/epoch-NNN.png`: eight test images, (corrupted,) and their
     /// reconstructions, one row each.
     public func epochEvaluated(_ epoch: Int) throws {
-        guard context.isRoot else { return }
+        guard context.isRoot, targetIndex == nil else { return }  // a hidden layer's code is no image
         let dir = context.runDirectory.appendingPathComponent("samples")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try writeSamples(to: dir.appendingPathComponent(String(format: "epoch-%03d.png", epoch)).path)
