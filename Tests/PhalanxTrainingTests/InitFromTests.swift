@@ -30,6 +30,12 @@ import Testing
         - {kind: linear, name: head, out: 3}
     """
 
+    @Test func setToNullUnsetsIt() throws {
+        let yaml = "name: m\ninit_from: runs/x/checkpoints/latest\nmodel: {input: [2], layers: [{kind: linear, out: 1}]}\n"
+        #expect(try ConfigLoader.load(yaml: yaml).config.initFrom == InitFromConfig(checkpoint: "runs/x/checkpoints/latest"))
+        #expect(try ConfigLoader.load(yaml: yaml, overrides: ["init_from=null"]).config.initFrom == nil)
+    }
+
     @Test func aMappedPrefixCopiesTheEncoderAndKeepsTheRest() throws {
         let source = ModelState.tensors(of: try model(encoder))
         let target = try model(classifier)

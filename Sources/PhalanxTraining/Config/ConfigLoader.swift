@@ -178,6 +178,8 @@ public enum ConfigLoader {
                 let key = k.string ?? "\(k)"
                 if path.isEmpty && key == "data" { continue }  // the task's section: TaskRegistry.checkSections
                 guard let sub = dict[key] else {
+                    // `key: null` (`--set init_from=null`) unsets an optional section.
+                    if v.tag == Tag(.null) { continue }
                     let dotted = (path + [key]).joined(separator: ".")
                     throw ConfigError(file: file, line: k.mark?.line, key: dotted, "unknown key")
                 }

@@ -69,7 +69,7 @@ public final class TrainingLoop<Task: TrainingTask> {
         let (task, resumed) = try buildTask(store, as: Saved.self)
         let model = task.network
         let parameters = model.parameters
-        let optimizer = try OptimizerFactory.make(t, fail: fail)
+        let optimizer = try task.makeOptimizer(config, fail: fail)
         let batches = task.batchesPerEpoch
         let schedule = try ScheduleFactory.make(t, batchesPerEpoch: batches, fail: fail)
         let dropouts = allLayers(of: model).compactMap { $0 as? Dropout }
@@ -148,10 +148,11 @@ public final class TrainingLoop<Task: TrainingTask> {
                 guard out.loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, epoch: state.epoch + 1) }
             },
             reduce: { try reducer?.finish() },
-            apply: {
-                if t.clipNorm > 0 { clipGradientNorm(parameters, maxNorm: t.clipNorm) }
+            apply: { subset in
+                let stepped = subset ?? parameters
+                if t.clipNorm > 0 { clipGradientNorm(stepped, maxNorm: t.clipNorm) }
                 optimizer.learningRate = schedule.rate(at: state.step, base: t.optimizer.lr)
-                optimizer.step(parameters)
+                optimizer.step(stepped)
             },
             minimize: closureOptimizer.map { closure in
                 { objective in
@@ -428,7 +429,7 @@ public final class TrainingLoop<Task: TrainingTask> {
                     let task = try Task(context, saved: saved(ckpt))
                     try ModelState.apply(ckpt.model, to: task.network, file: url.appendingPathComponent(CheckpointLayout.model).path)
                     do {
-                        try OptimizerFactory.make(config.train, fail: context.fail)
+                        try task.makeOptimizer(config, fail: context.fail)
                             .loadState(ckpt.optimizer.entries.mapValues(\.tensor), metadata: ckpt.optimizer.metadata,
                                        step: ckpt.trainer.run.step, parameters: task.network.parameters)
                     } catch {

@@ -162,6 +162,9 @@ public protocol TrainingTask: AnyObject, SendableMetatype {
     /// a line search evaluating one batch several times) implements this with the
     /// pieces `step` offers.
     func trainStep(batch index: Int, step: StandardStep) throws -> StepOutput
+    /// The optimizer the loop steps, saves and restores; default: `train.optimizer` over all
+    /// parameters (a GAN: one per network, `PartitionedOptimizer`).
+    func makeOptimizer(_ config: ExperimentConfig, fail: (String, String) -> ConfigError) throws -> Optimizer
     /// Called after the epoch's last step (save sampler positions and the like).
     func endEpoch(_ epoch: Int) throws
     /// Called on every rank after the epoch's evaluation (sample images for people to look at).
@@ -182,6 +185,9 @@ extension TrainingTask {
         try step.run { try computeGradients(batch: index) }
     }
     public func endEpoch(_ epoch: Int) throws {}
+    public func makeOptimizer(_ config: ExperimentConfig, fail: (String, String) -> ConfigError) throws -> Optimizer {
+        try OptimizerFactory.make(config.train, fail: fail)
+    }
     public func epochEvaluated(_ epoch: Int) throws {}
     public var resumesMidEpoch: Bool { false }
     public var batchesRepeatable: Bool { true }
@@ -204,7 +210,8 @@ public struct StandardStep {
     let zero: () -> Void
     let check: (StepOutput) throws -> Void
     let reduce: () throws -> Void
-    let apply: () -> Void
+    /// Clips and steps the parameters given (nil: all).
+    let apply: ([Parameter]?) -> Void
     /// Runs a closure optimizer's step on an objective (nil: a first-order optimizer).
     let minimize: ((Objective) throws -> Void)?
     /// Sums this rank's part of the loss over the ranks.
@@ -215,7 +222,9 @@ public struct StandardStep {
     /// Sums this step's gradients over the ranks (each already normalised by the global batch).
     public func reduceGradients() throws { try reduce() }
     /// Clips to `train.clip_norm` and takes the optimizer step at this step's rate.
-    public func applyUpdate() { apply() }
+    public func applyUpdate() { apply(nil) }
+    /// The same for `parameters` only (one network of several; their optimizer's own step count).
+    public func applyUpdate(to parameters: [Parameter]) { apply(parameters) }
 
     /// Throws when the step's loss is NaN or infinite (naming step and epoch).
     public func checkFinite(_ output: StepOutput) throws { try check(output) }
@@ -230,7 +239,7 @@ public struct StandardStep {
             let out = try gradients()
             try check(out)
             try reduce()
-            apply()
+            apply(nil)
             return out
         }
         var first: StepOutput?

@@ -310,7 +310,7 @@ public final class AutoencoderTask: TrainingTask {
     /// The sample grid of the first test images as a PNG file.
     public func writeSamples(to path: String, count: Int = 8) throws {
         let test = data.test, n = min(count, test.count)
-        let shape = test.sampleShape, h = shape[1], w = shape[2], channels = shape[0]
+        let shape = test.sampleShape
         guard n > 0 else { return }
         let x = Tensor(shape: [n] + shape)
         x.data.update(from: test.images.data, count: n * test.sampleSize)
@@ -324,22 +324,7 @@ public final class AutoencoderTask: TrainingTask {
         let y = forward(input, mode: .evaluation).output.reshaped(x.shape).copy()
         if settings.loss == "bce" { for i in 0..<y.count { y[i] = 1 / (1 + exp(-y[i])) } }
         rows.append(y)
-        // Back to pixel values (the first channel), into a grid with 2-pixel gaps.
-        let gap = 2, width = n * (w + gap) + gap, height = rows.count * (h + gap) + gap
-        var pixels = [UInt8](repeating: 32, count: width * height)
-        let stats = data.normalization
-        for (r, t) in rows.enumerated() {
-            for i in 0..<n {
-                for yy in 0..<h {
-                    for xx in 0..<w {
-                        var v = t[((i * channels) * h + yy) * w + xx]
-                        if let s = stats, s.method != .none { v = v / s.scale[0] + s.shift[0] }
-                        pixels[(gap + r * (h + gap) + yy) * width + gap + i * (w + gap) + xx] = UInt8(max(0, min(255, v.rounded())))
-                    }
-                }
-            }
-        }
-        try PNG.writeGrayscale(pixels, width: width, height: height, to: path)
+        try ImageGrid.write(rows, columns: n, stats: data.normalization, to: path)
     }
 
     public func savedState() -> State { State(sampler: epochs.position, normalization: data.normalization) }
