@@ -339,6 +339,9 @@ def main():
     import scipy
     import torch
     print(f"CPU: {cpu}; numpy {np.__version__}, scipy {scipy.__version__}, torch {torch.__version__}")
+    load = os.getloadavg()[0]
+    if load > 0.5:  # OpenBLAS's threads spin: a busy core slows numpy's 2-thread gemm many times over
+        print(f"warning: load average {load:.1f} before the run: the seconds below are not an idle machine's")
     x, y = fashion_train()
     report = {"command": sys.argv, "cpu": cpu, "threads": THREADS}
     try:

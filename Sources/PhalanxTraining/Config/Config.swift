@@ -27,10 +27,12 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var autoencoder: AutoencoderConfig?
     /// Weights to start a fresh run from (another run's checkpoint); nil: the initialisers.
     public var initFrom: InitFromConfig?
+    /// Task `gan`: the discriminator and its settings (`model` is the generator).
+    public var gan: GANConfig?
 
     enum CodingKeys: String, CodingKey {
         case name, seed, task, data, model, train, checkpoint, distributed, ensemble, sweep, autoencoder
-        case initFrom = "init_from"
+        case initFrom = "init_from", gan
     }
 
     public init(name: String = "experiment", seed: UInt64 = 42, data: DataConfig = DataConfig(),
@@ -56,6 +58,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         sweep = try c.decodeIfPresent(SweepConfig.self, forKey: .sweep)
         autoencoder = try c.decodeIfPresent(AutoencoderConfig.self, forKey: .autoencoder)
         initFrom = try c.decodeIfPresent(InitFromConfig.self, forKey: .initFrom)
+        gan = try c.decodeIfPresent(GANConfig.self, forKey: .gan)
     }
 }
 

@@ -30,10 +30,15 @@ public struct GenerationRequest: Sendable {
     public var topK: Int?
     public var seed: UInt64
     public var stop: Character?
+    /// Image generators (GAN): how many images, the PNG grid to write, and a prefix for
+    /// NumPy arrays of the latents and images (`PREFIX-latents.npy`, `PREFIX-images.npy`).
+    public var count: Int
+    public var output: String?
+    public var arrays: String?
     public init(prompt: String, length: Int = 200, temperature: Float = 1, topK: Int? = nil, seed: UInt64 = 1,
-                stop: Character? = nil) {
+                stop: Character? = nil, count: Int = 64, output: String? = nil, arrays: String? = nil) {
         self.prompt = prompt; self.length = length; self.temperature = temperature; self.topK = topK
-        self.seed = seed; self.stop = stop
+        self.seed = seed; self.stop = stop; self.count = count; self.output = output; self.arrays = arrays
     }
 }
 
@@ -110,7 +115,7 @@ public struct TaskKind: Sendable {
     /// `phalanx generate` with one of this task's checkpoints.
     public func generate(checkpoint: URL, _ request: GenerationRequest) throws -> String {
         guard let generate else {
-            throw ValidationFailure("\(checkpoint.path) is a \(name) checkpoint; generate takes a language model or an encoder–decoder")
+            throw ValidationFailure("\(checkpoint.path) is a \(name) checkpoint; generate takes a language model, an encoder–decoder or a GAN")
         }
         return try generate(checkpoint, request)
     }
@@ -126,7 +131,8 @@ public struct TaskKind: Sendable {
 public enum TaskRegistry {
     private final class Box: @unchecked Sendable {
         let lock = NSLock()
-        var kinds: [TaskKind] = [ClassificationTask.kind, LanguageModelTask.kind, Seq2SeqTask.kind, AutoencoderTask.kind]
+        var kinds: [TaskKind] = [ClassificationTask.kind, LanguageModelTask.kind, Seq2SeqTask.kind, AutoencoderTask.kind,
+                                 GANTask.kind]
     }
     private static let box = Box()
 

@@ -14,7 +14,10 @@ public struct TrainingData {
     public let augmentation: Augmentation?
 
     /// Loads per `config.data`; `normalization` (from a checkpoint) replaces fitting.
+    /// `modelReadsImages` false (a GAN's generator reads latents) skips the check of
+    /// `model.input` against the images.
     public static func load(_ config: ExperimentConfig, normalization saved: NormalizationStats? = nil,
+                            modelReadsImages: Bool = true,
                             fail: (String, String) -> ConfigError) throws -> TrainingData {
         let d = config.data
         for (key, value) in [("validation", d.validation), ("limit", d.limit), ("crop_padding", d.cropPadding)] where value < 0 {
@@ -23,7 +26,7 @@ public struct TrainingData {
         if !(d.noiseStd >= 0) { throw fail("data.noise_std", "must not be negative, got \(d.noiseStd)") }
         let (train, test) = try loadFiles(d, fail: fail)
         // The model reads images of the data's shape, and every split has that shape.
-        if train.sampleShape != config.model.input {
+        if modelReadsImages && train.sampleShape != config.model.input {
             throw fail("model.input", "the model reads \(describe(config.model.input)) per sample but the training images "
                 + "are \(describe(train.sampleShape))")
         }
