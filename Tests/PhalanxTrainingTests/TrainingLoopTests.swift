@@ -155,7 +155,7 @@ import Testing
         // An encoder–decoder has no layer list; a task that is not registered is named.
         #expect { try TaskRegistry.kind(of: try ConfigLoader.load(yaml: s2s, overrides: ["model.input=[3]"])) }
             throws: { ($0 as? ConfigError)?.key == "model.input" }
-        #expect { try TaskRegistry.kind(of: try ConfigLoader.load(yaml: image, overrides: ["task=gan"])) }
+        #expect { try TaskRegistry.kind(of: try ConfigLoader.load(yaml: image, overrides: ["task=diffusion"])) }
             throws: { ($0 as? ConfigError)?.key == "task" }
         // A monitored metric the task does not report.
         let monitored = try ConfigLoader.load(yaml: lm(text, name: "lm-monitor"), overrides: ["checkpoint.monitor=validation_accuracy"])
