@@ -32,6 +32,7 @@ struct MPIChecks {
             ("a task in one file (regression): N ranks = 1 process", regressionTask),
             ("denoising sparse autoencoder: N ranks = 1 process", autoencoder),
             ("full-batch L-BFGS, resumed: N ranks = 1 process", lbfgs),
+            ("GAN, two optimizers, resumed: N ranks = 1 process", gan),
             ("ranks that disagree stop with one message", disagreement),
             ("bagged ensemble in rank groups = members trained alone", ensemble),
         ]

@@ -239,7 +239,7 @@ extension GANTask {
 
     /// The registry entry.
     public static let kind = TaskKind(
-        GANTask.self, name: "gan", datasets: [],
+        GANTask.self, name: "gan", datasets: ["fashion-mnist", "mnist", "idx"],
         dataKeys: ClassificationTask.kind.dataKeys, sections: ["gan"],
         evaluate: { url, request in
             let task = try load(url)
