@@ -76,6 +76,21 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: prefix + "2-images.npy")) == images)
     }
 
+    @Test func aClassifierScoresTheSamples() throws {
+        let data = TinyData()
+        defer { data.cleanUp() }
+        let classifier = try Trainer(try ConfigLoader.load(yaml: data.config(name: "judge")), options: quiet()).run()
+        let yaml = config(data, name: "scored", epochs: 2)
+            .replacingOccurrences(of: "  samples: 16\n", with: "  samples: 16\n  classifier: \(classifier.checkpoint)\n")
+        let summary = try GANTask.kind.train(try ConfigLoader.load(yaml: yaml), options: quiet())
+        let fid = try #require(summary.metrics["test_fid"]), floor = try #require(summary.metrics["test_fid_floor"])
+        let entropy = try #require(summary.metrics["test_label_entropy"])
+        #expect(fid.isFinite && fid >= 0 && floor >= 0 && floor < fid, "FD \(fid), real-vs-real \(floor)")
+        #expect(entropy >= 0 && entropy <= log(3) + 1e-9)
+        let badLayer = try ConfigLoader.load(yaml: yaml.replacingOccurrences(of: "  samples: 16\n", with: "  samples: 16\n  feature_layer: nope\n"))
+        #expect { try GANTask.kind.train(badLayer, options: quiet()) } throws: { ($0 as? ConfigError)?.key == "gan.feature_layer" }
+    }
+
     @Test func badConfigsNameTheirKey() throws {
         let data = TinyData()
         defer { data.cleanUp() }

@@ -27,7 +27,9 @@ public final class GANTask: TrainingTask {
 
     public static let metrics = [MetricSpec.loss, MetricSpec("d_loss", .min, label: "D loss"),
                                  MetricSpec("g_loss", .min, label: "G loss"),
-                                 MetricSpec("d_real", .max, label: "D(x)"), MetricSpec("d_fake", .min, label: "D(G(z))")]
+                                 MetricSpec("d_real", .max, label: "D(x)"), MetricSpec("d_fake", .min, label: "D(G(z))"),
+                                 MetricSpec("fid", .min, label: "FD"), MetricSpec("fid_floor", .min, label: "FD real"),
+                                 MetricSpec("label_entropy", .max, label: "H(labels)")]
     /// A GAN's losses say little about its samples; `best` follows the generator's loss
     /// against the current discriminator unless `checkpoint.monitor` says otherwise.
     public static let defaultMonitor = "validation_g_loss"
@@ -44,6 +46,11 @@ public final class GANTask: TrainingTask {
     private let loss = BinaryCrossEntropy()
     private let z: Tensor
     private let ones: Tensor, zeros: Tensor
+    /// The classifier that scores samples (gan.classifier), if any.
+    let score: GANScore?
+    /// Per split: the real images' feature moments and the real-vs-real floor, computed once.
+    private var realMoments: [Split: [Double]] = [:]
+    private var floors: [Split: Double] = [:]
 
     public init(_ context: TaskContext, saved: SavedTaskState<State>?) throws {
         self.context = context
@@ -90,6 +97,9 @@ public final class GANTask: TrainingTask {
         generator = g.network
         discriminator = d.network
         network = Sequential([("generator", generator), ("discriminator", discriminator)])
+        score = try settings.classifier.map {
+            try GANScore(checkpoint: $0, layer: settings.featureLayer, imageShape: imageShape, fail: fail)
+        }
         epochs = try ImageEpochs(data, context: context, saved: saved?.state.sampler)
         z = Tensor(shape: [share, latent])
         ones = Tensor(shape: [share, 1]); ones.fill(1)
@@ -115,6 +125,8 @@ public final class GANTask: TrainingTask {
         "GAN: generator \(latent) → \(describe(data.train.sampleShape)) (\(ModelState.parameterCount(ModelState.tensors(of: generator))) "
             + "parameters), discriminator (\(ModelState.parameterCount(ModelState.tensors(of: discriminator))) parameters); "
             + "\(data.train.count) training images\(data.validation.map { ", \($0.count) validation" } ?? ""), \(data.test.count) test"
+            + (score.map { String(format: "; samples scored by %@ of %@ (test accuracy %.4f)", $0.featureName, $0.checkpoint,
+                                  $0.testAccuracy) } ?? "")
     }
 
     public func startEpoch(_ epoch: Int) throws { try epochs.start() }
@@ -180,6 +192,9 @@ public final class GANTask: TrainingTask {
                                             normalization: data.normalization)
         let zEval = Tensor(shape: [batchSize, latent]), target = Tensor(shape: [batchSize, 1])
         var sums = [Double](repeating: 0, count: 6)  // d real, d fake, g, p real, p fake, count
+        let needReal = score != nil && realMoments[split] == nil
+        var realSums = [Double](repeating: 0, count: needReal ? score!.momentsCount : 0)
+        var generated = [Double](repeating: 0, count: score?.momentsCount ?? 0)
         for batch in batches {
             let n = batch.count
             target.resize([n, 1])
@@ -195,11 +210,41 @@ public final class GANTask: TrainingTask {
             sums[2] += Double(loss.evaluate(fakeLogits, target: .values(target), weights: nil, normalizer: nil).loss) * Double(n)
             for i in 0..<n { sums[4] += 1 / (1 + exp(-Double(fakeLogits[i]))) }
             sums[5] += Double(n)
+            if let score {
+                if needReal { score.accumulate(batch.images, normalizedWith: data.normalization, into: &realSums) }
+                score.accumulate(generator.forward(zEval, mode: .evaluation), normalizedWith: data.normalization, into: &generated)
+            }
         }
         let s = try comm.allreduceSum(sums)
         let count = max(s[5], 1)
-        return ["loss": (s[0] + s[1] + s[2]) / count, "d_loss": (s[0] + s[1]) / count, "g_loss": s[2] / count,
-                "d_real": s[3] / count, "d_fake": s[4] / count]
+        var out = ["loss": (s[0] + s[1] + s[2]) / count, "d_loss": (s[0] + s[1]) / count, "g_loss": s[2] / count,
+                   "d_real": s[3] / count, "d_fake": s[4] / count]
+        if let score {
+            if needReal { realMoments[split] = try comm.allreduceSum(realSums) }
+            let realMoment = realMoments[split]!
+            let gen = try comm.allreduceSum(generated)
+            out["fid"] = score.distance(gen, realMoment)
+            out["label_entropy"] = score.summarize(gen).entropy
+            out["fid_floor"] = try floor(split, real: realMoment, count: dataset.count, batchSize: batchSize)
+        }
+        return out
+    }
+
+    /// The Fréchet distance between as many real training images as the split holds (the
+    /// first ones, at most all) and the split's real images: what a perfect generator scores.
+    private func floor(_ split: Split, real: [Double], count: Int, batchSize: Int) throws -> Double {
+        if let f = floors[split] { return f }
+        guard let score else { return .nan }
+        let comm = context.communicator
+        let train = data.train.subset(Array(0..<min(count, data.train.count)), name: "train[floor]")
+        var sums = [Double](repeating: 0, count: score.momentsCount)
+        for batch in try EvaluationBatches(dataset: train, batchSize: batchSize, rank: comm.rank, worldSize: comm.size,
+                                           normalization: data.normalization) {
+            score.accumulate(batch.images, normalizedWith: data.normalization, into: &sums)
+        }
+        let f = score.distance(try comm.allreduceSum(sums), real)
+        floors[split] = f
+        return f
     }
 
     /// Rank 0 writes `samples/epoch-NNN.png`: the fixed latents' images, 8 a row.
