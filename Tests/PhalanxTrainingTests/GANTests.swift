@@ -2,6 +2,7 @@
 // generate writes a grid and NumPy arrays; bad configs name their key.
 import Foundation
 import PhalanxCore
+import PhalanxDistributed
 import PhalanxNN
 import PhalanxTestSupport
 import Testing
@@ -89,6 +90,38 @@ import Testing
         #expect(entropy >= 0 && entropy <= log(3) + 1e-9)
         let badLayer = try ConfigLoader.load(yaml: yaml.replacingOccurrences(of: "  samples: 16\n", with: "  samples: 16\n  feature_layer: nope\n"))
         #expect { try GANTask.kind.train(badLayer, options: quiet()) } throws: { ($0 as? ConfigError)?.key == "gan.feature_layer" }
+    }
+
+    @Test func theGeneratorsGradientFlowsThroughTheDiscriminator() throws {
+        // The discriminator starts with a linear layer, which a classifier's first layer
+        // would skip the input gradient of: here G's gradient must match finite differences.
+        let data = TinyData()
+        defer { data.cleanUp() }
+        let loaded = try ConfigLoader.load(yaml: config(data).replacingOccurrences(
+            of: "  discriminator:\n    - {kind: flatten}\n",
+            with: "  discriminator:\n    - {kind: conv2d, name: conv, out: 2, kernel: 3, padding: 1}\n    - {kind: flatten}\n"))
+        let task = try GANTask(TaskContext(loaded: loaded, communicator: LocalCommunicator(), options: quiet()), saved: nil)
+        #expect(task.discriminator.children.first?.layer is Conv2D)
+        let z = Tensor(shape: [4, 8])
+        task.latents([1, 2, 3, 4], salt: 9, into: z)
+        let loss = BinaryCrossEntropy(), ones = Tensor(shape: [4, 1])
+        ones.fill(1)
+        func gLoss() -> Double {
+            let y = task.discriminator.forward(task.generator.forward(z, mode: .evaluation), mode: .evaluation)
+            return Double(loss.evaluate(y, target: .values(ones), weights: nil, normalizer: 4).loss)
+        }
+        task.network.zeroGradients()
+        let y = task.discriminator.forward(task.generator.forward(z, mode: .evaluation), mode: .evaluation)
+        _ = task.generator.backward(task.discriminator.backward(loss.evaluate(y, target: .values(ones), weights: nil, normalizer: 4).gradient))
+        let w = try #require(task.generator.parameters.first { $0.name == "generator.fc.weight" })
+        for i in [0, 7, 100, 300] {
+            let old = w.value[i]
+            w.value[i] = old + 1e-2; let up = gLoss()
+            w.value[i] = old - 1e-2; let down = gLoss()
+            w.value[i] = old
+            let numeric = (up - down) / 2e-2
+            #expect(abs(numeric - Double(w.gradient[i])) <= 1e-2 * max(abs(numeric), 1e-2), "fc.weight[\(i)]: \(w.gradient[i]) vs \(numeric)")
+        }
     }
 
     @Test func badConfigsNameTheirKey() throws {

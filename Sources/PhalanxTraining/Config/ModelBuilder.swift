@@ -48,8 +48,11 @@ public struct ModelBuilder {
     private let vocabularySize: Int?
 
     /// `fail(key, message)` makes the error for a dotted key (see `LoadedConfig.error`);
-    /// `loss` is the loss auxiliary classifiers use (the training loss).
+    /// `loss` is the loss auxiliary classifiers use (the training loss). `inputGradient`:
+    /// whether backward returns the gradient with respect to the model's input (a GAN's
+    /// discriminator hands it to the generator); otherwise the first layer skips it.
     public static func build(_ config: ModelConfig, seed: UInt64, loss: LossKind = .crossEntropy, vocabulary: Int? = nil,
+                             inputGradient: Bool = false,
                              fail: @escaping (String, String) -> ConfigError = { ConfigError(file: "<config>", key: $0, $1) })
         throws(ConfigError) -> BuiltModel {
         var builder = ModelBuilder(fail: fail, rng: RNG(seed: seed, stream: 1), seed: seed, lossKind: loss,
@@ -60,7 +63,7 @@ public struct ModelBuilder {
         var shape = [1] + config.input
         let network = try builder.sequential(config.layers, key: "model.layers", shape: &shape)
         // Nothing consumes the gradient with respect to the data: skip computing it.
-        switch network.children.first?.layer {
+        switch inputGradient ? nil : network.children.first?.layer {
         case let conv as Conv2D: conv.needsInputGradient = false
         case let linear as Linear: linear.needsInputGradient = false
         default: break

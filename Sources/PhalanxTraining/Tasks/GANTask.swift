@@ -85,7 +85,7 @@ public final class GANTask: TrainingTask {
             throw fail("model.layers", "the generator writes \(describe(g.outputShape)) per sample; the images are \(describe(imageShape))")
         }
         let dModel = ModelConfig(input: imageShape, layers: settings.discriminator)
-        let d = try ModelBuilder.build(dModel, seed: config.seed &+ 1, loss: .binaryCrossEntropy) { key, message in
+        let d = try ModelBuilder.build(dModel, seed: config.seed &+ 1, loss: .binaryCrossEntropy, inputGradient: true) { key, message in
             fail(key.replacingOccurrences(of: "model.layers", with: "gan.discriminator"), message)
         }
         guard d.outputShape == [1] else {
