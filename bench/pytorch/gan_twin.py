@@ -18,7 +18,8 @@ D: BCE(D(x), 1) + BCE(D(fake), 0), each the mean over the batch, D's Adam step; 
 through the updated D, G's Adam step. Threads: $THREADS (2). Phalanx: $PHALANX, else
 .build/release/phalanx, with launch/blas-env's OPENBLAS_CORETYPE. Time on an idle machine:
 with other processes on the cores, PyTorch's OpenMP threads spin at every barrier and
-its figure drops several-fold (the header prints the load average).
+its figure drops several-fold (the header prints the load average); THREADS=1 or
+OMP_WAIT_POLICY=PASSIVE avoids most of that.
 """
 import argparse
 import json
