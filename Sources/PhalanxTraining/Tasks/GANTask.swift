@@ -292,10 +292,14 @@ extension GANTask {
                 throw ValidationFailure("this run has no \(request.split) split")
             }
             let values = try task.evaluate(split)
+            let scored = values["fid"].map {
+                String(format: "; Fréchet distance %.3f (real vs real %.3f), label entropy %.3f by %@", $0,
+                       values["fid_floor"] ?? .nan, values["label_entropy"] ?? .nan, task.score?.checkpoint ?? "")
+            } ?? ""
             return EvaluationReport(values: values, labels: ["split": request.split],
-                                    line: String(format: "%@ %@: D loss %.4f, G loss %.4f, D(x) %.3f, D(G(z)) %.3f",
+                                    line: String(format: "%@ %@: D loss %.4f, G loss %.4f, D(x) %.3f, D(G(z)) %.3f%@",
                                                  url.path, request.split, values["d_loss"] ?? .nan, values["g_loss"] ?? .nan,
-                                                 values["d_real"] ?? .nan, values["d_fake"] ?? .nan))
+                                                 values["d_real"] ?? .nan, values["d_fake"] ?? .nan, scored))
         },
         generate: { url, request in
             let task = try load(url)
