@@ -317,7 +317,7 @@ def main():
     ap.add_argument("--adam-lr", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", help="kept when given (default: a temporary directory, removed)")
-    ap.add_argument("--plot", default="docs/second-order-logreg.png")
+    ap.add_argument("--plot", help="the logreg plot (default docs/second-order-logreg.png; none with --quick)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -325,6 +325,8 @@ def main():
     if args.quick:
         args.lbfgs_epochs, args.cg_epochs, args.sgd_epochs, args.adam_epochs = 3, 5, 2, 2
         args.mlp_lbfgs_epochs, args.mlp_cg_epochs = 2, 3
+    elif args.plot is None:
+        args.plot = "docs/second-order-logreg.png"
     args.epochs = {"logreg": dict(lbfgs=args.lbfgs_epochs, cg=args.cg_epochs, sgd=args.sgd_epochs, adam=args.adam_epochs),
                    "mlp": dict(lbfgs=args.mlp_lbfgs_epochs, cg=args.mlp_cg_epochs)}
     if not args.skip_phalanx and not os.access(args.phalanx, os.X_OK):
