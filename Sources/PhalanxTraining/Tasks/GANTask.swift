@@ -271,11 +271,14 @@ public final class GANTask: TrainingTask {
 }
 
 extension GANTask {
-    /// The task of a GAN checkpoint, its config and its weights restored.
-    static func load(_ url: URL) throws -> GANTask {
+    /// The task of a GAN checkpoint, its config and its weights restored; `scoring` false
+    /// leaves out the classifier of `gan.classifier` (generating needs none).
+    static func load(_ url: URL, scoring: Bool) throws -> GANTask {
         let ckpt = try Checkpoint<TaskCheckpointState<State>>.load(from: url)
         let file = url.appendingPathComponent(CheckpointLayout.trainer).path
-        let loaded = try ConfigLoader.load(yaml: try YAMLEncoder().encode(ckpt.trainer.run.config), file: file)
+        var config = ckpt.trainer.run.config
+        if !scoring { config.gan?.classifier = nil }
+        let loaded = try ConfigLoader.load(yaml: try YAMLEncoder().encode(config), file: file)
         let task = try GANTask(TaskContext(loaded: loaded, communicator: LocalCommunicator(), options: TrainOptions()),
                                saved: SavedTaskState(state: ckpt.trainer.task, file: file))
         try ModelState.apply(ckpt.model, to: task.network, file: url.appendingPathComponent(CheckpointLayout.model).path)
@@ -287,7 +290,7 @@ extension GANTask {
         GANTask.self, name: "gan", datasets: ["fashion-mnist", "mnist", "idx"],
         dataKeys: ClassificationTask.kind.dataKeys, sections: ["gan"],
         evaluate: { url, request in
-            let task = try load(url)
+            let task = try load(url, scoring: true)
             guard let split = Split(rawValue: request.split), task.splits.contains(split) || split == .train else {
                 throw ValidationFailure("this run has no \(request.split) split")
             }
@@ -302,7 +305,7 @@ extension GANTask {
                                                  values["d_real"] ?? .nan, values["d_fake"] ?? .nan, scored))
         },
         generate: { url, request in
-            let task = try load(url)
+            let task = try load(url, scoring: false)
             guard let output = request.output else {
                 throw ValidationFailure("a GAN writes images: give --output FILE.png (and --count)")
             }
