@@ -144,9 +144,16 @@ import Testing
                 }
             }
         }
-        // Without a discriminator.
-        let none = base.replacingOccurrences(of: "  discriminator:\n", with: "  discriminator: []\n  unused:\n")
-        #expect(throws: (any Error).self) { _ = try GANTask.kind.train(try ConfigLoader.load(yaml: none), options: quiet()) }
+        // Without a discriminator: its key and line.
+        let cut = base.components(separatedBy: "  discriminator:\n")
+        let none = cut[0] + "  discriminator: []\n" + cut[1].split(separator: "\n", omittingEmptySubsequences: false)
+            .drop { $0.hasPrefix("    -") }.joined(separator: "\n")
+        #expect { try GANTask.kind.train(try ConfigLoader.load(yaml: none), options: quiet()) } throws: {
+            let e = $0 as? ConfigError
+            return e?.key == "gan.discriminator" && e?.line == 21
+        }
+        let noSection = try ConfigLoader.load(yaml: base.components(separatedBy: "gan:\n")[0] + "train:" + base.components(separatedBy: "train:")[1])
+        #expect { try GANTask.kind.train(noSection, options: quiet()) } throws: { ($0 as? ConfigError)?.key == "gan" }
     }
 
     @Test func partitionedOptimizerStepsEachPartOnItsOwn() throws {
