@@ -460,13 +460,13 @@ struct MPIChecks {
         try FileManager.default.createDirectory(atPath: own + "/data", withIntermediateDirectories: true)
         let cwd = FileManager.default.currentDirectoryPath
         defer {
-            FileManager.default.changeCurrentDirectoryPath(cwd)
+            _ = FileManager.default.changeCurrentDirectoryPath(cwd)
             try? FileManager.default.removeItem(atPath: own)
         }
         var images = BandImages(side: 28, seed: world.rank == world.size - 1 ? 99 : 3, label: { ($0 * 7) % 10 },
                                 band: { $0 / 3 }, bright: 120, dark: 30, noise: 120)
         try images.write(train: 256, test: 20, to: own + "/data")
-        FileManager.default.changeCurrentDirectoryPath(own)
+        _ = FileManager.default.changeCurrentDirectoryPath(own)
         do {
             _ = try Trainer(try ConfigLoader.load(yaml: config("data", "stale", .lenet, batch: 8 * world.size)), options: quiet,
                             communicator: world).run()

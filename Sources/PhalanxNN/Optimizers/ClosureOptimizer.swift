@@ -245,6 +245,7 @@ open class LineSearchOptimizer: ClosureOptimizer {
         self.lineSearch = lineSearch
     }
 
+    @discardableResult
     open func step(_ parameters: [Parameter], objective: Objective) throws -> Double {
         fatalError("\(kind) must override step(_:objective:)")
     }

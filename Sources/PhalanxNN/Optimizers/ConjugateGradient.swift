@@ -34,6 +34,7 @@ public final class ConjugateGradient: LineSearchOptimizer {
                    lineSearch: lineSearch)
     }
 
+    @discardableResult
     override public func step(_ parameters: [Parameter], objective: Objective) throws -> Double {
         let flat = FlatParameters(parameters, regularization: regularization)
         let n = flat.count

@@ -46,6 +46,7 @@ public final class LBFGS: LineSearchOptimizer {
     /// The curvature pairs held now.
     public var historyCount: Int { s.count }
 
+    @discardableResult
     override public func step(_ parameters: [Parameter], objective: Objective) throws -> Double {
         let flat = FlatParameters(parameters, regularization: regularization)
         let n = flat.count

@@ -50,6 +50,7 @@ public final class NewtonCG: LineSearchOptimizer {
                    toleranceGrad: toleranceGrad, toleranceChange: toleranceChange, lineSearch: lineSearch)
     }
 
+    @discardableResult
     override public func step(_ parameters: [Parameter], objective: Objective) throws -> Double {
         let flat = FlatParameters(parameters, regularization: regularization)
         let n = flat.count
