@@ -75,6 +75,25 @@ import Testing
         #expect(Set(usable) == Set([20, 21] + [store.bestStep()].compactMap { $0 }), "kept \(usable)")
     }
 
+    @Test func countsNoRunWritesAreRefusedByField() throws {
+        // `epoch: 10^15` in trainer.json once printed "after -1530494976 epochs".
+        let data = TinyData()
+        defer { data.cleanUp() }
+        let config = try ConfigLoader.load(yaml: data.config(name: "counts"), overrides: ["train.epochs=1"])
+        let done = try Trainer(config, options: quiet()).run()
+        let json = URL(fileURLWithPath: done.checkpoint).appendingPathComponent("trainer.json")
+        let text = try String(contentsOf: json, encoding: .utf8)
+        for (field, from, to) in [("epoch", "\"epoch\" : 1,", "\"epoch\" : 1000000000000000,"),
+                                  ("world_size", "\"world_size\" : 1", "\"world_size\" : 0")] {
+            #expect(text.contains(from))
+            try text.replacingOccurrences(of: from, with: to).write(to: json, atomically: true, encoding: .utf8)
+            #expect { try Checkpoint<RunState>.load(from: URL(fileURLWithPath: done.checkpoint), as: RunState.self) } throws: {
+                "\($0)".contains("trainer.json") && "\($0)".contains(field)
+            }
+            #expect { try Trainer(config, options: quiet(resume: true)).run() } throws: { "\($0)".contains(field) }
+        }
+    }
+
     @Test func evaluateRefusesNonFiniteResults() throws {
         let data = TinyData()
         defer { data.cleanUp() }

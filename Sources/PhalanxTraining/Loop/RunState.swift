@@ -72,6 +72,19 @@ public struct RunState: Codable, Sendable {
         } else if let b = try c.decodeIfPresent(Double.self, forKey: .bestExactMatch) {
             best = b; monitor = monitor ?? "validation_exact_match"
         }
+        // Counts that no run writes: a damaged or hand-edited file, refused by field.
+        func refuse(_ key: CodingKeys, _ why: String) -> DecodingError {
+            DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: why)
+        }
+        if step < 0 { throw refuse(.step, "step \(step) is negative") }
+        if epoch < 0 || epoch > step { throw refuse(.epoch, "epoch \(epoch) is not between 0 and the \(step) steps taken (every epoch takes a step)") }
+        if batch < 0 || batch > step { throw refuse(.batch, "batch \(batch) is not between 0 and the \(step) steps taken") }
+        if let b = bestStep, b < 0 || b > step { throw refuse(.bestStep, "best_step \(b) is not between 0 and step \(step)") }
+        if epochsWithoutImprovement < 0 || epochsWithoutImprovement > epoch {
+            throw refuse(.epochsWithoutImprovement, "\(epochsWithoutImprovement) is not between 0 and epoch \(epoch)")
+        }
+        if worldSize < 1 { throw refuse(.worldSize, "world_size \(worldSize) is below 1") }
+        if !(elapsed >= 0 && elapsed.isFinite) { throw refuse(.elapsed, "elapsed \(elapsed) is not a non-negative number of seconds") }
     }
 
     public func encode(to encoder: Encoder) throws {

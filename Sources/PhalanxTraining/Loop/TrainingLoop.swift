@@ -332,7 +332,7 @@ public final class TrainingLoop<Task: TrainingTask> {
             final["\(end.rawValue)_\(spec.name)"].map { String(format: "%@ %.4f", spec.name.replacingOccurrences(of: "_", with: " "), $0) }
         } + [final["\(end.rawValue)_loss"].map { String(format: "(loss %.4f)", $0) }].compactMap { $0 }
         progress.say("\(end == .test ? "test" : "held-out") " + shown.joined(separator: " ")
-            + String(format: " after %d epochs, %d steps, %@ — %.0f %@", state.epoch, state.step,
+            + " after \(state.epoch) epochs, \(state.step) steps, " + String(format: "%@ — %.0f %@",
                      ProgressReporter.clock(summary.seconds), summary.samplesPerSec, task.unit))
         progress.say("outputs: \(context.runDirectory.path)/ (metrics.jsonl, summary.json, checkpoints/)")
         if let c = finalCheckpoint { progress.say("evaluate: phalanx evaluate --checkpoint \(c.path)") }
