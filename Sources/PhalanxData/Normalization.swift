@@ -127,6 +127,11 @@ public struct NormalizationStats: Codable, Equatable, Sendable {
         }
     }
 
+    /// The pixel value a normalised value `v` of channel `channel` came from (the inverse of `apply`).
+    public func pixelValue(_ v: Float, channel: Int) -> Float {
+        method == .none ? v : v / scale[channel] + shift[channel]
+    }
+
     /// Normalises a data set's pixels in place.
     public func apply(to dataset: Dataset) { apply(to: dataset.images) }
 }

@@ -43,7 +43,7 @@ public struct ContractivePenalty: Sendable {
         let n = code.shape[0], units = weight.shape[0], inputs = weight.count / max(units, 1)
         precondition(code.count == n * units, "ContractivePenalty: code \(code.shape) does not match weight \(weight.shape)")
         codeGradient.resize(code.shape)
-        let rows = rowSquares(weight, units: units, inputs: inputs)
+        let rows = Self.rowSquares(weight, units: units, inputs: inputs)
         let scale = Double(lambda) / Double(normalizer)
         var total = 0.0
         var direct = [Double](repeating: 0, count: units)
@@ -69,9 +69,5 @@ public struct ContractivePenalty: Sendable {
             for i in 0..<inputs { let v = Double(weight[j * inputs + i]); s += v * v }
             return s
         }
-    }
-
-    private func rowSquares(_ weight: Tensor, units: Int, inputs: Int) -> [Double] {
-        Self.rowSquares(weight, units: units, inputs: inputs)
     }
 }

@@ -165,14 +165,7 @@ public enum Flat {
     }
 
     /// A state vector as a checkpoint tensor (shape [n]).
-    public static func tensor(_ x: [Float]) -> Tensor {
-        let t = Tensor(shape: [x.count])
-        for i in 0..<x.count { t.data[i] = x[i] }
-        return t
-    }
-
-    /// A checkpoint tensor back as a state vector.
-    public static func vector(_ t: Tensor) -> [Float] { t.scalars }
+    public static func tensor(_ x: [Float]) -> Tensor { Tensor(shape: [x.count], values: x) }
 }
 
 /// Scalars of an optimizer's state, kept as exact decimal strings in the checkpoint's
@@ -228,6 +221,8 @@ open class LineSearchOptimizer: ClosureOptimizer {
     /// The line search; nil takes fixed steps of `learningRate` (L-BFGS only).
     public let lineSearch: StrongWolfe?
 
+    /// The penalised gradient at the current θ.
+    var gradient: [Float] = []
     /// θ where the current line search started, and the gradient there.
     var origin: [Float] = []
     var originGradient: [Float] = []
@@ -248,6 +243,22 @@ open class LineSearchOptimizer: ClosureOptimizer {
     @discardableResult
     open func step(_ parameters: [Parameter], objective: Objective) throws -> Double {
         fatalError("\(kind) must override step(_:objective:)")
+    }
+
+    /// The start of every step: counts it, evaluates the objective at θ into `gradient`.
+    /// `done` when the gradient already meets `tolerance_grad` (`converged` says so);
+    /// `atStart` is the evaluation count before the step, for its `max_eval` budget.
+    func beginStep(_ parameters: [Parameter], _ objective: Objective) throws
+        -> (flat: FlatParameters, loss: Double, atStart: Int, done: Bool) {
+        let flat = FlatParameters(parameters, regularization: regularization)
+        stepCount += 1
+        converged = nil
+        if gradient.count != flat.count { gradient = [Float](repeating: 0, count: flat.count) }
+        let atStart = evaluations
+        let loss = try evaluate(flat, objective, gradient: &gradient)
+        let done = Flat.maxAbs(gradient) <= toleranceGrad
+        if done { converged = "max |gradient| below tolerance_grad" }
+        return (flat, loss, atStart, done)
     }
 
     /// Evaluates the objective at the current θ (counted), the penalised gradient into `g`.

@@ -22,7 +22,6 @@ public final class ConjugateGradient: LineSearchOptimizer {
     private var previousGradient: [Float] = []
     private var stepSize = 0.0
     private var previousSlope = 0.0
-    private var gradient: [Float] = []
 
     public init(learningRate: Float = 1, restart: Int = 0, maxIterations: Int = 20, maxEvaluations: Int? = nil,
                 toleranceGrad: Double = 1e-7, toleranceChange: Double = 1e-9,
@@ -36,18 +35,11 @@ public final class ConjugateGradient: LineSearchOptimizer {
 
     @discardableResult
     override public func step(_ parameters: [Parameter], objective: Objective) throws -> Double {
-        let flat = FlatParameters(parameters, regularization: regularization)
-        let n = flat.count
-        stepCount += 1
-        converged = nil
-        if gradient.count != n { gradient = [Float](repeating: 0, count: n) }
-        let atStart = evaluations
-        var loss = try evaluate(flat, objective, gradient: &gradient)
+        let start = try beginStep(parameters, objective)
+        if start.done { return start.loss }
+        let flat = start.flat, n = flat.count, atStart = start.atStart
+        var loss = start.loss
         let first = loss
-        if Flat.maxAbs(gradient) <= toleranceGrad {
-            converged = "max |gradient| below tolerance_grad"
-            return first
-        }
         var iteration = 0
         while true {
             iteration += 1

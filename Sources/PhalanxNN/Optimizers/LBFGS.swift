@@ -30,7 +30,6 @@ public final class LBFGS: LineSearchOptimizer {
     private var s: [[Float]] = []
     private var y: [[Float]] = []
     private var rho: [Double] = []
-    private var gradient: [Float] = []
 
     /// L-BFGS with PyTorch's defaults; `lineSearch` nil takes fixed steps.
     public init(learningRate: Float = 1, historySize: Int = 100, maxIterations: Int = 20, maxEvaluations: Int? = nil,
@@ -48,18 +47,11 @@ public final class LBFGS: LineSearchOptimizer {
 
     @discardableResult
     override public func step(_ parameters: [Parameter], objective: Objective) throws -> Double {
-        let flat = FlatParameters(parameters, regularization: regularization)
-        let n = flat.count
-        stepCount += 1
-        converged = nil
-        if gradient.count != n { gradient = [Float](repeating: 0, count: n) }
-        let atStart = evaluations
-        var loss = try evaluate(flat, objective, gradient: &gradient)
+        let start = try beginStep(parameters, objective)
+        if start.done { return start.loss }
+        let flat = start.flat, n = flat.count, atStart = start.atStart
+        var loss = start.loss
         let first = loss
-        if Flat.maxAbs(gradient) <= toleranceGrad {
-            converged = "max |gradient| below tolerance_grad"
-            return first
-        }
         var iteration = 0
         var yk = [Float](repeating: 0, count: n)
         while true {

@@ -32,7 +32,6 @@ public final class NewtonCG: LineSearchOptimizer {
     public private(set) var hessianProducts = 0
 
     private var stepSize = 0.0
-    private var gradient: [Float] = []
 
     public init(learningRate: Float = 1, cgMaxIterations: Int = 50, cgTolerance: Double? = nil, damping: Double = 0,
                 maxIterations: Int = 20, maxEvaluations: Int? = nil, toleranceGrad: Double = 1e-7,
@@ -52,18 +51,11 @@ public final class NewtonCG: LineSearchOptimizer {
 
     @discardableResult
     override public func step(_ parameters: [Parameter], objective: Objective) throws -> Double {
-        let flat = FlatParameters(parameters, regularization: regularization)
-        let n = flat.count
-        stepCount += 1
-        converged = nil
-        if gradient.count != n { gradient = [Float](repeating: 0, count: n) }
-        let atStart = evaluations
-        var loss = try evaluate(flat, objective, gradient: &gradient)
+        let start = try beginStep(parameters, objective)
+        if start.done { return start.loss }
+        let flat = start.flat, atStart = start.atStart
+        var loss = start.loss
         let first = loss
-        if Flat.maxAbs(gradient) <= toleranceGrad {
-            converged = "max |gradient| below tolerance_grad"
-            return first
-        }
         var iteration = 0
         while true {
             iteration += 1

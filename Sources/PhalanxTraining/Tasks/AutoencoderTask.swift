@@ -255,11 +255,8 @@ public final class AutoencoderTask: TrainingTask {
     /// code's mean activation; with noise, the MSE of reconstructing corrupted inputs
     /// (corrupted as in epoch 0, the same at every evaluation).
     public func evaluate(_ split: Split) throws -> [String: Double] {
-        guard let dataset = epochs.dataset(split) else { return [:] }
+        guard let (batches, batchSize) = try epochs.evaluationBatches(split, context: context) else { return [:] }
         let comm = context.communicator
-        let batchSize = max(1, min(context.config.train.batchSize / comm.size, dataset.count))
-        let batches = try EvaluationBatches(dataset: dataset, batchSize: batchSize, rank: comm.rank, worldSize: comm.size,
-                                            normalization: data.normalization)
         let squared = MeanSquaredError()
         let noisyInput = Tensor(shape: [batchSize] + context.config.model.input)
         let probabilities = Tensor(shape: [0])

@@ -75,10 +75,7 @@ final class GANScore {
         // Back to pixel values, then as the classifier was trained.
         if let s = from, s.method != .none {
             let c = s.channels, plane = images.count / max(images.shape[0] * c, 1)
-            for i in 0..<images.count {
-                let ch = (i / plane) % c
-                scratch[i] = scratch[i] / s.scale[ch] + s.shift[ch]
-            }
+            for i in 0..<images.count { scratch[i] = s.pixelValue(scratch[i], channel: (i / plane) % c) }
         }
         stats?.apply(to: scratch)
         var t: Tensor = scratch

@@ -185,11 +185,8 @@ public final class GANTask: TrainingTask {
     /// D's and G's losses and D's mean probabilities on the split's real images (sharded)
     /// and as many fixed latents (sharded alike), the sums reduced.
     public func evaluate(_ split: Split) throws -> [String: Double] {
-        guard let dataset = epochs.dataset(split) else { return [:] }
+        guard let (batches, batchSize) = try epochs.evaluationBatches(split, context: context) else { return [:] }
         let comm = context.communicator
-        let batchSize = max(1, min(context.config.train.batchSize / comm.size, dataset.count))
-        let batches = try EvaluationBatches(dataset: dataset, batchSize: batchSize, rank: comm.rank, worldSize: comm.size,
-                                            normalization: data.normalization)
         let zEval = Tensor(shape: [batchSize, latent]), target = Tensor(shape: [batchSize, 1])
         var sums = [Double](repeating: 0, count: 6)  // d real, d fake, g, p real, p fake, count
         let needReal = score != nil && realMoments[split] == nil
@@ -225,7 +222,7 @@ public final class GANTask: TrainingTask {
             let gen = try comm.allreduceSum(generated)
             out["fid"] = score.distance(gen, realMoment)
             out["label_entropy"] = score.summarize(gen).entropy
-            out["fid_floor"] = try floor(split, real: realMoment, count: dataset.count, batchSize: batchSize)
+            out["fid_floor"] = try floor(split, real: realMoment, count: Int(s[5]), batchSize: batchSize)
         }
         return out
     }

@@ -59,6 +59,16 @@ struct ImageEpochs {
     /// epoch, or at the next epoch.
     var position: ShardedSampler.State { lastState ?? sampler.state }
 
+    /// This rank's shard of `split` in batches of the global batch's share (at most the
+    /// split), normalised as the training data; nil when the run has no such split.
+    func evaluationBatches(_ split: Split, context: TaskContext) throws -> (batches: EvaluationBatches, batchSize: Int)? {
+        guard let dataset = dataset(split) else { return nil }
+        let comm = context.communicator
+        let batchSize = max(1, min(context.config.train.batchSize / comm.size, dataset.count))
+        return (try EvaluationBatches(dataset: dataset, batchSize: batchSize, rank: comm.rank, worldSize: comm.size,
+                                      normalization: data.normalization), batchSize)
+    }
+
     /// The split a task evaluates (nil: the run has none).
     func dataset(_ split: Split) -> Dataset? {
         switch split {

@@ -18,7 +18,7 @@ enum ImageGrid {
                 for yy in 0..<h {
                     for xx in 0..<w {
                         var v = t[((i * channels) * h + yy) * w + xx]
-                        if let s = stats, s.method != .none { v = v / s.scale[0] + s.shift[0] }
+                        if let s = stats { v = s.pixelValue(v, channel: 0) }
                         pixels[(gap + r * (h + gap) + yy) * width + gap + i * (w + gap) + xx] = UInt8(max(0, min(255, v.rounded())))
                     }
                 }
