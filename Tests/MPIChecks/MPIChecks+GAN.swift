@@ -17,14 +17,7 @@ extension MPIChecks {
             name: \(name)
             seed: 13
             task: gan
-            data:
-              dataset: idx
-              directory: \(dir)
-              train_images: train-images-idx3-ubyte.gz
-              train_labels: train-labels-idx1-ubyte.gz
-              test_images: t10k-images-idx3-ubyte.gz
-              test_labels: t10k-labels-idx1-ubyte.gz
-              normalize: scale
+            data: \(idxData(dir, extra: "normalize: scale"))
             model:
               input: [16]
               layers:
@@ -46,21 +39,10 @@ extension MPIChecks {
             checkpoint: {directory: \(dir)/runs, keep: 2}
             """
         }
-        var quiet = TrainOptions()
-        quiet.quiet = true
-        var half = quiet
-        half.stopAfterEpochs = 1
-        var resume = quiet
-        resume.resume = true
-        let ranks = try ConfigLoader.load(yaml: yaml("gan-ranks"))
-        _ = try TaskRegistry.kind(of: ranks).train(ranks, options: half, communicator: world)
-        let parallel = try TaskRegistry.kind(of: ranks).train(ranks, options: resume, communicator: world)
+        let run = try ranksAndAlone(world, dir: dir, prefix: "gan", stopAfter: 1, yaml: yaml)
         var bad: [String] = []
-        if world.rank == 0 {
-            let single = try ConfigLoader.load(yaml: yaml("gan-alone"))
-            let alone = try TaskRegistry.kind(of: single).train(single, options: quiet)
-            let a = try latestModel(dir, "gan-ranks"), b = try latestModel(dir, "gan-alone")
-            let worst = largestDifference(a, b), whole = modelDifference(a, b)
+        if let alone = run.alone {
+            let parallel = run.parallel, worst = run.worst, whole = run.whole
             print(String(format: "     GAN: %d ranks (resumed after epoch 1) vs 1 process: relative difference %.2e over both "
                          + "networks, largest %.2e (%@); test D(x) %.4f vs %.4f", world.size, whole, worst.relative, worst.name,
                          parallel.metrics["test_d_real"] ?? .nan, alone.metrics["test_d_real"] ?? .nan))

@@ -19,15 +19,7 @@ extension MPIChecks {
             """
             name: \(name)
             seed: 11
-            data:
-              dataset: idx
-              directory: \(dir)
-              train_images: train-images-idx3-ubyte.gz
-              train_labels: train-labels-idx1-ubyte.gz
-              test_images: t10k-images-idx3-ubyte.gz
-              test_labels: t10k-labels-idx1-ubyte.gz
-              validation: 0
-              normalize: scale
+            data: \(idxData(dir, extra: "validation: 0, normalize: scale"))
             model:
               input: [1, 28, 28]
               layers:
@@ -44,25 +36,15 @@ extension MPIChecks {
             checkpoint: {directory: \(dir)/runs, keep: 2}
             """
         }
-        var quiet = TrainOptions()
-        quiet.quiet = true
-        var half = quiet
-        half.stopAfterEpochs = 2
-        var resume = quiet
-        resume.resume = true
-        let ranks = try ConfigLoader.load(yaml: yaml("lbfgs-ranks"))
-        _ = try TaskRegistry.kind(of: ranks).train(ranks, options: half, communicator: world)
-        let parallel = try TaskRegistry.kind(of: ranks).train(ranks, options: resume, communicator: world)
+        let run = try ranksAndAlone(world, dir: dir, prefix: "lbfgs", stopAfter: 2, yaml: yaml)
         var bad: [String] = []
-        if world.rank == 0 {
-            let single = try ConfigLoader.load(yaml: yaml("lbfgs-alone"))
-            let alone = try TaskRegistry.kind(of: single).train(single, options: quiet)
-            let a = try latestModel(dir, "lbfgs-ranks"), b = try latestModel(dir, "lbfgs-alone")
-            let worst = largestDifference(a, b), whole = modelDifference(a, b)
+        if let alone = run.alone {
+            let parallel = run.parallel, worst = run.worst, whole = run.whole
             let evaluations = (parallel.metrics["optimizer_evaluations"] ?? -1, alone.metrics["optimizer_evaluations"] ?? -2)
             print(String(format: "     lbfgs: %d ranks (resumed after step 2) vs 1 process: relative difference %.2e over all weights, "
                          + "largest %.2e (%@); %.0f vs %.0f evaluations; test accuracy %.4f vs %.4f", world.size, whole,
-                         worst.relative, worst.name, evaluations.0, evaluations.1, parallel.metrics["test_accuracy"] ?? .nan, alone.metrics["test_accuracy"] ?? .nan))
+                         worst.relative, worst.name, evaluations.0, evaluations.1, parallel.metrics["test_accuracy"] ?? .nan,
+                         alone.metrics["test_accuracy"] ?? .nan))
             if whole > 1e-5 { bad.append("weights differ by \(whole) relative over the model") }
             if worst.relative > 1e-4 { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
             if evaluations.0 != evaluations.1 { bad.append("\(evaluations.0) evaluations vs \(evaluations.1) alone") }

@@ -356,21 +356,10 @@ struct MPIChecks {
             checkpoint: {directory: \(dir)/runs}
             """
         }
-        var quiet = TrainOptions()
-        quiet.quiet = true
-        var half = quiet
-        half.stopAfterEpochs = 2
-        var resume = quiet
-        resume.resume = true
-        let ranks = try ConfigLoader.load(yaml: yaml("reg-ranks"))
-        _ = try TaskRegistry.kind(of: ranks).train(ranks, options: half, communicator: world)
-        _ = try TaskRegistry.kind(of: ranks).train(ranks, options: resume, communicator: world)
+        let run = try ranksAndAlone(world, dir: dir, prefix: "reg", stopAfter: 2, yaml: yaml)
         var bad: [String] = []
-        if world.rank == 0 {
-            let alone = try ConfigLoader.load(yaml: yaml("reg-alone"))
-            let s = try TaskRegistry.kind(of: alone).train(alone, options: quiet)
-            let a = try latestModel(dir, "reg-ranks"), b = try latestModel(dir, "reg-alone")
-            let worst = largestDifference(a, b)
+        if let s = run.alone {
+            let worst = run.worst
             print(String(format: "     regression: %d ranks (resumed after epoch 2) vs 1 process: largest relative difference %.2e (%@); test MSE %.4f",
                          world.size, worst.relative, worst.name, s.metrics["test_loss"] ?? .nan))
             if !(worst.relative <= 1e-5) { bad.append("weights differ: \(worst.name) by \(worst.relative) relative") }
@@ -391,9 +380,7 @@ struct MPIChecks {
             name: \(name)
             seed: 3
             task: autoencoder
-            data: {dataset: idx, directory: \(dir), train_images: train-images-idx3-ubyte.gz,
-                   train_labels: train-labels-idx1-ubyte.gz, test_images: t10k-images-idx3-ubyte.gz,
-                   test_labels: t10k-labels-idx1-ubyte.gz, normalize: scale}
+            data: \(idxData(dir, extra: "normalize: scale"))
             model:
               input: [1, 28, 28]
               layers:
@@ -407,16 +394,10 @@ struct MPIChecks {
             checkpoint: {directory: \(dir)/runs}
             """
         }
-        var quiet = TrainOptions()
-        quiet.quiet = true
-        let ranks = try ConfigLoader.load(yaml: yaml("ae-ranks"))
-        _ = try TaskRegistry.kind(of: ranks).train(ranks, options: quiet, communicator: world)
+        let run = try ranksAndAlone(world, dir: dir, prefix: "ae", yaml: yaml)
         var bad: [String] = []
-        if world.rank == 0 {
-            let alone = try ConfigLoader.load(yaml: yaml("ae-alone"))
-            let s = try TaskRegistry.kind(of: alone).train(alone, options: quiet)
-            let a = try latestModel(dir, "ae-ranks"), b = try latestModel(dir, "ae-alone")
-            let worst = largestDifference(a, b), whole = modelDifference(a, b)
+        if let s = run.alone {
+            let worst = run.worst, whole = run.whole
             print(String(format: "     autoencoder: %d ranks vs 1 process after 12 steps: %.2e over all weights, largest %.2e (%@); "
                          + "test mse %.4f, denoised %.4f", world.size, whole, worst.relative, worst.name,
                          s.metrics["test_mse"] ?? .nan, s.metrics["test_denoised_mse"] ?? .nan))
