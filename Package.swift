@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "PhalanxDistributed", targets: ["PhalanxDistributed"]),
         .library(name: "PhalanxTraining", targets: ["PhalanxTraining"]),
         .library(name: "PhalanxCoordinator", targets: ["PhalanxCoordinator"]),
+        .library(name: "PhalanxAnalysis", targets: ["PhalanxAnalysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,8 +26,10 @@ let package = Package(
         .target(name: "PhalanxNN", dependencies: ["PhalanxCore"]),
         .target(name: "PhalanxData", dependencies: ["PhalanxCore", "CZlib"]),
         .target(name: "PhalanxDistributed", dependencies: ["CMPIShim", "PhalanxCore", "PhalanxNN"]),
+        // Unsupervised learning on feature matrices: PCA, clustering, mixtures, manifolds.
+        .target(name: "PhalanxAnalysis", dependencies: ["CBLAS", "PhalanxCore", "PhalanxData", "PhalanxDistributed"]),
         .target(name: "PhalanxTraining", dependencies: [
-            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "CZlib",
+            "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxAnalysis", "CZlib",
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "PhalanxCoordinator", dependencies: [
@@ -35,6 +38,7 @@ let package = Package(
         ]),
         .executableTarget(name: "phalanx", dependencies: [
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",
+            "PhalanxAnalysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Generated data for the tests and the MPI checks.
@@ -43,7 +47,7 @@ let package = Package(
         // Checks that need several processes: run under `mpirun -np N` by launch/test.
         .executableTarget(name: "phalanx-mpi-checks", dependencies: [
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",
-            "PhalanxTestSupport",
+            "PhalanxAnalysis", "PhalanxTestSupport",
         ], path: "Tests/MPIChecks"),
         // Fuzz targets for the parsers (libFuzzer with -sanitize=fuzzer -DFUZZING; plainly, a corpus replayer).
         .executableTarget(name: "phalanx-fuzz", dependencies: ["PhalanxData", "PhalanxTraining"], path: "Tests/Fuzz",
@@ -54,6 +58,7 @@ let package = Package(
         .testTarget(name: "PhalanxTrainingTests", dependencies: [
             "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxDistributed", "PhalanxTestSupport",
         ]),
+        .testTarget(name: "PhalanxAnalysisTests", dependencies: ["PhalanxAnalysis", "PhalanxCore", "PhalanxDistributed"]),
         .testTarget(name: "PhalanxCoordinatorTests", dependencies: [
             "PhalanxCoordinator", "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxTestSupport",
         ]),
