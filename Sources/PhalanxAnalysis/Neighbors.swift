@@ -1,7 +1,7 @@
 // k nearest neighbours by brute force: squared distances ‖q‖² + ‖x‖² − 2·q·x for a block of
-// queries at a time through one SGEMM, the k smallest kept per query, and their distances
-// then recomputed exactly in Double (the SGEMM form loses digits for close points; it only
-// chooses the candidates). What t-SNE's perplexities, ISOMAP's and LLE's graphs and the
+// queries at a time through one SGEMM, the k + margin smallest kept per query as
+// candidates, their distances recomputed exactly in Double and the k nearest of those taken
+// (the SGEMM form loses digits for close points: the margin keeps a near-tie in). What t-SNE's perplexities, ISOMAP's and LLE's graphs and the
 // trustworthiness score read.
 import PhalanxCore
 
@@ -53,6 +53,8 @@ public enum Neighbors {
 
     private static func search(queries: Matrix, data: Matrix, k: Int, excludeSelf: Bool) -> NeighborGraph {
         let n = queries.rows, m = data.rows, d = data.cols
+        // Candidates per query: k plus a margin, at most the rows there are to choose from.
+        let kept = min(k + max(8, k / 4), m - (excludeSelf ? 1 : 0))
         let qNorms = squaredNorms(queries), xNorms = squaredNorms(data)
         var indices = [Int32](repeating: 0, count: n * k)
         var distances = [Double](repeating: 0, count: n * k)
@@ -71,20 +73,20 @@ public enum Neighbors {
             let scratchBox = UncheckedSendable(scratchBuffers)
             Parallel.forChunks(blocks) { thread, range in
                 scratchBox.value[thread].withUnsafeMutableBufferPointer { g in
-                    var heapIndex = [Int](repeating: 0, count: k), heapValue = [Float](repeating: 0, count: k)
-                    var exact = [(Double, Int)](repeating: (0, 0), count: k)
+                    var heapIndex = [Int](repeating: 0, count: kept), heapValue = [Float](repeating: 0, count: kept)
+                    var exact = [(Double, Int)](repeating: (0, 0), count: kept)
                     for b in range {
                         let lo = b * block, rows = min(block, n - lo)
                         BLAS.gemm(transB: true, m: rows, n: m, k: d, q.baseAddress! + lo * d, x.baseAddress!, g.baseAddress!)
                         for r in 0..<rows {
                             let i = lo + r
                             let row = g.baseAddress! + r * m
-                            // A max-heap of the k smallest squared distances seen so far.
+                            // A max-heap of the `kept` smallest squared distances seen so far.
                             var size = 0
                             for j in 0..<m {
                                 if excludeSelf && j == i { continue }
                                 let v = max(qNorms[i] + xNorms[j] - 2 * row[j], 0)
-                                if size < k {
+                                if size < kept {
                                     heapValue[size] = v; heapIndex[size] = j; size += 1
                                     var c = size - 1
                                     while c > 0 {
@@ -98,8 +100,8 @@ public enum Neighbors {
                                     while true {
                                         let l = 2 * p + 1, rr = l + 1
                                         var top = p
-                                        if l < k && heapValue[l] > heapValue[top] { top = l }
-                                        if rr < k && heapValue[rr] > heapValue[top] { top = rr }
+                                        if l < kept && heapValue[l] > heapValue[top] { top = l }
+                                        if rr < kept && heapValue[rr] > heapValue[top] { top = rr }
                                         if top == p { break }
                                         heapValue.swapAt(p, top); heapIndex.swapAt(p, top); p = top
                                     }
@@ -107,7 +109,7 @@ public enum Neighbors {
                             }
                             // Exact distances of the candidates, sorted (ties by index).
                             let qi = q.baseAddress! + i * d
-                            for c in 0..<k {
+                            for c in 0..<kept {
                                 let xj = x.baseAddress! + heapIndex[c] * d
                                 var s = 0.0
                                 for f in 0..<d { let t = Double(qi[f]) - Double(xj[f]); s += t * t }

@@ -14,8 +14,10 @@ func manifoldCorrelation(_ a: [Double], _ b: [Double]) -> Double {
 
 @Suite struct IsomapTests {
     /// A strip rolled along an Archimedean spiral r = a·t (a Swiss roll without noise), sampled
-    /// evenly in arc length s and height h: ISOMAP unrolls it, its two components following
-    /// s and h. 40 × 12 = 480 points, so the block Lanczos solver (not dsyevr) runs.
+    /// evenly in arc length s (steps of 0.5) and height h (steps of 0.45): ISOMAP unrolls it,
+    /// its two components following s and h. 40 × 12 = 480 points, so the block Lanczos
+    /// solver (not dsyevr) runs. 8 neighbours take the two along h, the two along s and the
+    /// four diagonals, so no tie decides the graph.
     @Test func unrollsSwissRoll() throws {
         let a = 0.5
         func arc(_ t: Double) -> Double { a / 2 * (t * (1 + t * t).squareRoot() + asinh(t)) }
@@ -27,18 +29,22 @@ func manifoldCorrelation(_ a: [Double], _ b: [Double]) -> Double {
             for _ in 0..<60 { let mid = (lo + hi) / 2; if arc(mid) < s { lo = mid } else { hi = mid } }
             let t = (lo + hi) / 2
             for j in 0..<12 {
-                let h = 0.5 * Double(j)
+                let h = 0.45 * Double(j)
                 values += [Float(a * t * cos(t)), Float(h), Float(a * t * sin(t))]
                 trueS.append(s); trueH.append(h)
             }
         }
         let x = try Matrix(rows: 480, cols: 3, values: values)
-        let result = try Isomap.fit(x, Isomap.Options())
+        var options = Isomap.Options()
+        options.neighbors = 8
+        let result = try Isomap.fit(x, options)
         #expect(result.graphComponents == 1)
         #expect(result.eigenCycles > 0)  // the iterative solver ran
         let e0 = (0..<480).map { Double(result.embedding[$0, 0]) }, e1 = (0..<480).map { Double(result.embedding[$0, 1]) }
-        #expect(abs(manifoldCorrelation(e0, trueS)) >= 0.99)
-        #expect(abs(manifoldCorrelation(e1, trueH)) >= 0.99)
+        // scikit-learn's Isomap on the same points: 0.99994 and 0.98787 (graph distances along
+        // 8 lattice directions stretch the diagonal, bending the strip's width a little).
+        #expect(abs(manifoldCorrelation(e0, trueS)) >= 0.999)
+        #expect(abs(manifoldCorrelation(e1, trueH)) >= 0.985)
         #expect(result.eigenvalues[0] > result.eigenvalues[1] && result.eigenvalues[1] > 0)
         #expect(result.reconstructionError.isFinite && result.reconstructionError > 0)
     }

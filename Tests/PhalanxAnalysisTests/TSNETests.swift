@@ -31,7 +31,7 @@ import PhalanxCore
         // Far-apart distances (exp(−d) underflows at β = 1) still calibrate.
         let d = (0..<20).map { 1e4 + Double($0) * 50 }
         var row = [Double](repeating: 0, count: 20)
-        d.withUnsafeBufferPointer { TSNE.conditionalRow($0.baseAddress!, count: 20, entropy: log(5), &row) }
+        _ = d.withUnsafeBufferPointer { TSNE.conditionalRow($0.baseAddress!, count: 20, entropy: log(5), &row) }
         #expect(abs(-row.reduce(0) { $0 + ($1 > 0 ? $1 * log($1) : 0) } - log(5)) <= 1e-5)
         // The symmetrised P sums to 1 and is symmetric.
         let sparse = TSNE.sparseAffinities(graph, perplexity: 10).dense
