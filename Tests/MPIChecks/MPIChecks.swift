@@ -33,10 +33,13 @@ struct MPIChecks {
             ("denoising sparse autoencoder: N ranks = 1 process", autoencoder),
             ("full-batch L-BFGS, resumed: N ranks = 1 process", lbfgs),
             ("GAN, two optimizers, resumed: N ranks = 1 process", gan),
+            ("analyze: features, PCA, k-means, GMM: N ranks = 1 process", analysis),
             ("ranks that disagree stop with one message", disagreement),
             ("bagged ensemble in rank groups = members trained alone", ensemble),
         ]
-        for (name, check) in checks {
+        // Arguments, if any, pick the checks whose names contain one of them.
+        let picked = CommandLine.arguments.dropFirst()
+        for (name, check) in checks where picked.isEmpty || picked.contains(where: { name.contains($0) }) {
             let start = Date()
             var found: [String]
             do { found = try check(world) } catch { found = ["threw: \(error)"] }
