@@ -37,11 +37,6 @@ public struct Shard {
         total = Int(counts[0..<world.size].reduce(0, +))
     }
 
-    /// The rows of `0..<count` rank `rank` of `size` holds: contiguous, sizes differing by at most one.
-    public static func rows(of count: Int, rank: Int, size: Int) -> Range<Int> {
-        (count * rank / size)..<(count * (rank + 1) / size)
-    }
-
     public var cols: Int { local.cols }
 
     /// Sums `values` over the world.
