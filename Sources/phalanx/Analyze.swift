@@ -20,11 +20,12 @@ struct Analyze: ParsableCommand {
           kmeans                k-means (data-parallel): --clusters (a list gives the inertia by K), --n-init,
                                 --init k-means++|random, --max-iter, --tol
           kmedoids              k-medoids: --clusters, --kmedoids-method, --init, --max-iter, --max-points
-          affinity-propagation  finds K itself: --damping, --preference, --max-iter, --max-points
+          affinity-propagation  finds K itself: --damping, --preference, --max-iter, --convergence-iter, --max-points
           gmm                   Gaussian mixture by EM (data-parallel): --clusters (a list picks K by BIC),
                                 --covariance, --reg-covar, --n-init, --max-iter, --tol
           kde                   Gaussian kernel density: --bandwidth, --held-out
-          isomap, lle           manifolds from a k-nearest-neighbour graph: --neighbors, --components, --max-points
+          isomap, lle           manifolds from a k-nearest-neighbour graph: --neighbors, --components, --max-points;
+                                lle also --reg
           tsne                  t-SNE (Barnes–Hut): --perplexity, --early-exaggeration, --learning-rate, --angle,
                                 --tsne-method, --init pca|random, --max-iter, --max-points
         Writes to --output: features.npy and labels.npy (numpy.load reads them), per method its
@@ -113,6 +114,12 @@ struct Analyze: ParsableCommand {
     @Option(help: "kde: the fraction of samples (the last ones) scored, not fitted.")
     var heldOut: Double = 0.2
 
+    @Option(help: "lle regularisation of the local Gram matrices.")
+    var reg: Double = 1e-3
+
+    @Option(help: "affinity-propagation: stop after this many iterations with the same exemplars.")
+    var convergenceIter = 15
+
     @Option(help: "affinity-propagation damping, in [0.5, 1).")
     var damping: Double = 0.5
 
@@ -192,6 +199,8 @@ struct Analyze: ParsableCommand {
         s.bandwidth = bandwidth
         s.heldOut = heldOut
         s.damping = damping
+        s.regularization = reg
+        s.convergenceIter = convergenceIter
         if preference != "median" {
             guard let v = Double(preference) else { throw AnalysisError.option("--preference", "a number or median, not '\(preference)'") }
             s.preference = v

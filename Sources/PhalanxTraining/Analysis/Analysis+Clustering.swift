@@ -17,7 +17,7 @@ extension Analysis {
             o.maxIter = s.maxIter ?? o.maxIter
             o.maxPoints = s.maxPoints ?? o.maxPoints
             o.seed = s.seed
-            let fit = try KMedoids.fit(x, o)
+            let fit = try timed(&r) { try KMedoids.fit(x, o) }
             r.values["clusters"] = Double(fit.medoids.count)
             r.values["inertia"] = fit.inertia
             r.values["iterations"] = Double(fit.iterations)
@@ -33,11 +33,12 @@ extension Analysis {
                 throw AnalysisError.option("--damping", "must lie in [0.5, 1), got \(s.damping)")
             }
             o.damping = s.damping
+            o.convergenceIter = s.convergenceIter
             o.preference = s.preference.map { .value($0) } ?? .median
             o.maxIter = s.maxIter ?? o.maxIter
             o.maxPoints = s.maxPoints ?? o.maxPoints
             o.seed = s.seed
-            let fit = try AffinityPropagation.fit(x, o)
+            let fit = try timed(&r) { try AffinityPropagation.fit(x, o) }
             r.values["clusters"] = Double(fit.exemplars.count)
             r.values["iterations"] = Double(fit.iterations)
             r.values["converged"] = fit.converged ? 1 : 0

@@ -23,7 +23,7 @@ extension Analysis {
             if let i = s.initialization {
                 o.initialization = try choice(i, "--init", of: TSNE.Initialization.self)
             }
-            let fit = try TSNE.fit(x, o)
+            let fit = try timed(&r) { try TSNE.fit(x, o) }
             r.values["kl_divergence"] = fit.klDivergence
             r.values["iterations"] = Double(fit.iterations)
             r.values["learning_rate"] = fit.learningRate
@@ -35,7 +35,7 @@ extension Analysis {
             o.components = s.components ?? o.components
             o.maxPoints = s.maxPoints ?? o.maxPoints
             o.seed = s.seed
-            let fit = try Isomap.fit(x, o)
+            let fit = try timed(&r) { try Isomap.fit(x, o) }
             r.values["reconstruction_error"] = fit.reconstructionError
             r.values["graph_components"] = Double(fit.graphComponents)
             r.lists["eigenvalues"] = fit.eigenvalues
@@ -43,10 +43,11 @@ extension Analysis {
             try embeddingFigures(fit.embedding, x, "isomap", "ISOMAP (\(o.neighbors) neighbours)", &r)
         case .lle:
             var o = LLE.Options()
+            o.regularization = s.regularization
             o.neighbors = s.neighbors ?? o.neighbors
             o.components = s.components ?? o.components
             o.maxPoints = s.maxPoints ?? o.maxPoints
-            let fit = try LLE.fit(x, o)
+            let fit = try timed(&r) { try LLE.fit(x, o) }
             r.values["reconstruction_error"] = fit.reconstructionError
             r.line = "lle: \(o.neighbors) neighbours, reconstruction error " + String(format: "%.6g", fit.reconstructionError)
             try embeddingFigures(fit.embedding, x, "lle", "LLE (\(o.neighbors) neighbours)", &r)
@@ -69,7 +70,7 @@ extension Analysis {
                 default: throw AnalysisError.option("--bandwidth", "a number, scott, silverman or cv, not '\(s.bandwidth)'")
                 }
             }
-            let fit = try KernelDensity.fit(fitRows, o)
+            let fit = try timed(&r) { try KernelDensity.fit(fitRows, o) }
             let held = try fit.meanScore(heldRows)
             let train = try fit.meanScore(fitRows.selecting(rows: Array(0..<min(fitRows.rows, test))))
             r.values["bandwidth"] = fit.bandwidth
@@ -93,7 +94,7 @@ extension Analysis {
             o.maxIter = s.maxIter ?? o.maxIter
             o.tol = s.tol ?? o.tol
             o.seed = s.seed
-            let fit = try FastICA.fit(x, o)
+            let fit = try timed(&r) { try FastICA.fit(x, o) }
             r.values["components"] = Double(fit.components.rows)
             r.values["iterations"] = Double(fit.iterations)
             r.values["converged"] = fit.converged ? 1 : 0
@@ -115,7 +116,7 @@ extension Analysis {
             o.maxIter = s.maxIter ?? o.maxIter
             o.tol = s.tol ?? o.tol
             o.seed = s.seed
-            let fit = try SparseCoding.fit(x, o)
+            let fit = try timed(&r) { try SparseCoding.fit(x, o) }
             r.values["atoms"] = Double(fit.dictionary.rows)
             r.values["objective"] = fit.objective.last ?? .nan
             r.values["mean_nonzeros"] = fit.meanNonzeros

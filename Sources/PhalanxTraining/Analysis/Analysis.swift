@@ -57,7 +57,11 @@ public struct AnalysisSettings: Sendable {
     public var bandwidth: String = "scott"
     /// The fraction of samples (the last ones) the density is scored on, not fitted on.
     public var heldOut: Double = 0.2
+    /// LLE's regularisation of the local Gram matrices (scikit-learn's `reg`).
+    public var regularization: Double = 1e-3
     public var damping: Double = 0.5
+    /// Affinity propagation stops after this many iterations without a change of exemplars.
+    public var convergenceIter = 15
     public var preference: Double?
     public var atoms: Int?
     public var alpha: Double = 1
@@ -156,7 +160,7 @@ public final class Analysis {
             }
             let elapsed = ContinuousClock.now - started
             try world.barrier()
-            report.values["seconds"] = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            report.values["seconds"] = seconds(elapsed)
             report.line += String(format: " (%.2f s)", report.values["seconds"]!)
             progress(report.line)
             reports.append(report)
@@ -175,7 +179,7 @@ public final class Analysis {
             o.components = settings.components
             o.whiten = settings.whiten
             // PCA reads the features themselves, never their --reduce projection.
-            let fit = try PCA.fit(features.shard, o)
+            let fit = try timed(&r) { try PCA.fit(features.shard, o) }
             let projected = fit.transform(features.shard.local)
             r.lists["explained_variance_ratio"] = fit.explainedVarianceRatio
             r.lists["explained_variance"] = fit.explainedVariance
@@ -209,7 +213,7 @@ public final class Analysis {
                 if let i = settings.initialization {
                     o.initialization = try choice(i, "--init", of: KMeans.Initialization.self)
                 }
-                let fit = try KMeans.fit(shard, o)
+                let fit = try timed(&r) { try KMeans.fit(shard, o) }
                 inertias.append(fit.inertia)
                 if kept == nil { kept = fit }
             }
@@ -248,7 +252,7 @@ public final class Analysis {
                 o.regCovar = settings.regCovar
                 o.nInit = settings.nInit ?? 1
                 o.seed = settings.seed
-                results.append(try GaussianMixture.fit(shard, o))
+                results.append(try timed(&r) { try GaussianMixture.fit(shard, o) })
             }
             let best = results.min { $0.bic < $1.bic }!
             r.values["clusters"] = Double(best.weights.count)
@@ -407,3 +411,14 @@ func choice<T: RawRepresentable & CaseIterable>(_ value: String, _ flag: String,
     }
     return v
 }
+
+/// Runs `body`, adding its wall time to the report's `fit_seconds` (the method alone,
+/// without its pictures, files and scores).
+func timed<T>(_ r: inout MethodReport, _ body: () throws -> T) rethrows -> T {
+    let start = ContinuousClock.now
+    let value = try body()
+    r.values["fit_seconds", default: 0] += seconds(ContinuousClock.now - start)
+    return value
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
