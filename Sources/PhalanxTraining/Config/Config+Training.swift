@@ -204,3 +204,20 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         monitor = try c.decodeIfPresent(String.self, forKey: .monitor)
     }
 }
+
+/// What a run logs besides `metrics.jsonl` and `summary.json` (rank 0).
+public struct LoggingConfig: Codable, Equatable, Sendable {
+    /// Write `<run>/tb/events.out.tfevents.*` for TensorBoard: every metric as a scalar,
+    /// sample grids as images.
+    public var tensorboard: Bool
+
+    enum CodingKeys: String, CodingKey { case tensorboard }
+
+    public init() { tensorboard = true }
+
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tensorboard = try c.decodeIfPresent(Bool.self, forKey: .tensorboard) ?? tensorboard
+    }
+}

@@ -17,6 +17,8 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var model: ModelConfig
     public var train: TrainConfig
     public var checkpoint: CheckpointConfig
+    /// What the run logs besides metrics.jsonl (TensorBoard event files).
+    public var logging: LoggingConfig
     /// Data-parallel settings (used under mpirun).
     public var distributed: DistributedConfig
     /// `phalanx ensemble`: the members to train and how to combine them.
@@ -31,7 +33,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var gan: GANConfig?
 
     enum CodingKeys: String, CodingKey {
-        case name, seed, task, data, model, train, checkpoint, distributed, ensemble, sweep, autoencoder
+        case name, seed, task, data, model, train, checkpoint, logging, distributed, ensemble, sweep, autoencoder
         case initFrom = "init_from", gan
     }
 
@@ -40,6 +42,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
                 checkpoint: CheckpointConfig = CheckpointConfig()) {
         self.name = name; self.seed = seed; self.data = data; self.model = model
         self.train = train; self.checkpoint = checkpoint
+        logging = LoggingConfig()
         distributed = DistributedConfig()
     }
 
@@ -53,6 +56,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         model = try c.decode(ModelConfig.self, forKey: .model)
         train = try c.decodeIfPresent(TrainConfig.self, forKey: .train) ?? TrainConfig()
         checkpoint = try c.decodeIfPresent(CheckpointConfig.self, forKey: .checkpoint) ?? CheckpointConfig()
+        logging = try c.decodeIfPresent(LoggingConfig.self, forKey: .logging) ?? LoggingConfig()
         distributed = try c.decodeIfPresent(DistributedConfig.self, forKey: .distributed) ?? DistributedConfig()
         ensemble = try c.decodeIfPresent(EnsembleConfig.self, forKey: .ensemble)
         sweep = try c.decodeIfPresent(SweepConfig.self, forKey: .sweep)

@@ -103,14 +103,17 @@ public final class MetricsLog {
     deinit { try? handle.close() }
 
     /// Appends one record; a failed write (a full disk) is an error naming the file.
-    public func append(_ record: MetricRecord) throws {
-        guard var line = try? encoder.encode(record) else { return }
+    /// Returns false for a record JSON cannot hold (a NaN loss), which is left out.
+    @discardableResult
+    public func append(_ record: MetricRecord) throws -> Bool {
+        guard var line = try? encoder.encode(record) else { return false }
         line.append(UInt8(ascii: "\n"))
         do {
             try handle.write(contentsOf: line)
         } catch {
             throw CheckpointError(file: url.path, .io("cannot append metrics: \(error.localizedDescription)"))
         }
+        return true
     }
 
     /// Reads every record of a metrics file.

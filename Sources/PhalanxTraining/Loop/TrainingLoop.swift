@@ -128,6 +128,13 @@ public final class TrainingLoop<Task: TrainingTask> {
         }
         let metrics = isRoot ? try MetricsLog(url: context.runDirectory.appendingPathComponent("metrics.jsonl"),
                                               keepThroughStep: context.options.resume ? state.step : nil) : nil
+        let tensorBoard = isRoot && config.logging.tensorboard
+            ? try TensorBoardLog(directory: context.runDirectory.appendingPathComponent("tb"),
+                                 keepThroughStep: context.options.resume ? state.step : nil) : nil
+        /// A record into metrics.jsonl and, with the same numbers, the event file.
+        func log(_ record: MetricRecord) throws {
+            if try metrics?.append(record) == true { tensorBoard?.add(record) }
+        }
         // One model on every rank: rank 0's weights and statistics win.
         try broadcast(model)
         let reducer = try makeReducer(model, parameters)
@@ -226,7 +233,7 @@ public final class TrainingLoop<Task: TrainingTask> {
                 train["evaluations"] = Double(c.evaluations)
                 line += "  (\(c.iterations) iterations, \(c.evaluations) evaluations)"
             }
-            try metrics?.append(MetricRecord(step: state.step, epoch: epoch, split: "train", metrics: train,
+            try log(MetricRecord(step: state.step, epoch: epoch, split: "train", metrics: train,
                                          lr: Double(optimizer.learningRate), samplesPerSec: rate, time: now()))
             var improved = false
             if task.splits.contains(.validation) {
@@ -235,7 +242,7 @@ public final class TrainingLoop<Task: TrainingTask> {
                     throw TrainingError.nonFiniteMetric(name: "validation_\(bad.key)", of: "the model at step \(state.step)")
                 }
                 let rec = MetricRecord(step: state.step, epoch: epoch, split: "validation", metrics: v, time: now())
-                try metrics?.append(rec)
+                try log(rec)
                 state.history.append(rec)
                 line += "  val " + Self.describe(v)
                 if let value = v[String(monitor.name.dropFirst("validation_".count))], monitor.name.hasPrefix("validation_") {
@@ -251,6 +258,8 @@ public final class TrainingLoop<Task: TrainingTask> {
                 }
             }
             try task.epochEvaluated(epoch)
+            for image in context.images.take() { tensorBoard?.add(image, step: state.step) }
+            try tensorBoard?.flush()
             state.elapsed = now()
             progress.say(line + String(format: "  [%@]", ProgressReporter.clock(state.elapsed)))
             // A full-batch second-order run ends where its optimizer met a tolerance (as scipy's minimize).
@@ -304,10 +313,11 @@ public final class TrainingLoop<Task: TrainingTask> {
         if task.splits.contains(end) {
             let m = try task.evaluate(end)
             if end == .test {
-                try metrics?.append(MetricRecord(step: state.step, epoch: state.epoch, split: "test", metrics: m, time: now()))
+                try log(MetricRecord(step: state.step, epoch: state.epoch, split: "test", metrics: m, time: now()))
             }
             for (k, v) in m { final["\(end.rawValue)_\(k)"] = v }
         }
+        try tensorBoard?.flush()
         // A classifier's validation figure is the best over the run (the test split gives the
         // final weights'); a task ending on its validation split reports that evaluation.
         if let best = state.best, end == .test { final[monitor.name] = best }
@@ -334,7 +344,8 @@ public final class TrainingLoop<Task: TrainingTask> {
         progress.say("\(end == .test ? "test" : "held-out") " + shown.joined(separator: " ")
             + " after \(state.epoch) epochs, \(state.step) steps, " + String(format: "%@ — %.0f %@",
                      ProgressReporter.clock(summary.seconds), summary.samplesPerSec, task.unit))
-        progress.say("outputs: \(context.runDirectory.path)/ (metrics.jsonl, summary.json, checkpoints/)")
+        progress.say("outputs: \(context.runDirectory.path)/ (metrics.jsonl, "
+            + (tensorBoard != nil ? "tb/ for TensorBoard, " : "") + "summary.json, checkpoints/)")
         if let c = finalCheckpoint { progress.say("evaluate: phalanx evaluate --checkpoint \(c.path)") }
         return summary
     }

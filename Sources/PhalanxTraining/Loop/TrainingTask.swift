@@ -73,6 +73,9 @@ public struct TaskContext {
     public let loaded: LoadedConfig
     public let communicator: Communicator
     public let options: TrainOptions
+    /// Images to show with the run's metrics (rank 0 adds its sample grids here; the loop
+    /// writes them to the TensorBoard event file at the epoch's step).
+    public let images = RunImages()
     public var config: ExperimentConfig { loaded.config }
     /// A config error about a dotted key, located in the config file.
     public var fail: (String, String) -> ConfigError { loaded.error }

@@ -301,7 +301,9 @@ public final class AutoencoderTask: TrainingTask {
         guard context.isRoot, targetIndex == nil else { return }  // a hidden layer's code is no image
         let dir = context.runDirectory.appendingPathComponent("samples")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try writeSamples(to: dir.appendingPathComponent(String(format: "epoch-%03d.png", epoch)).path)
+        let path = dir.appendingPathComponent(String(format: "epoch-%03d.png", epoch)).path
+        try writeSamples(to: path)
+        try context.images.add(tag: "reconstructions", pngFile: path)
     }
 
     /// The sample grid of the first test images as a PNG file.

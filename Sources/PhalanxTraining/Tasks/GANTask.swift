@@ -249,7 +249,9 @@ public final class GANTask: TrainingTask {
         guard context.isRoot else { return }
         let dir = context.runDirectory.appendingPathComponent("samples")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try writeSamples(count: settings.samples, seed: 0, to: dir.appendingPathComponent(String(format: "epoch-%03d.png", epoch)).path)
+        let path = dir.appendingPathComponent(String(format: "epoch-%03d.png", epoch)).path
+        try writeSamples(count: settings.samples, seed: 0, to: path)
+        try context.images.add(tag: "samples", pngFile: path)
     }
 
     /// `count` generated images as a PNG grid; `seed` 0 takes the fixed latents the epochs

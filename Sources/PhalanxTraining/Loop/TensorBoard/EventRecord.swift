@@ -1,0 +1,181 @@
+// TensorBoard's event file format, encoded by hand: TFRecord frames holding `Event`
+// protocol buffers.
+//
+// A frame is: uint64 length (little-endian), masked CRC-32C of those 8 bytes, the data,
+// masked CRC-32C of the data. The messages and the only fields written
+// (tensorboard/compat/proto/event.proto and summary.proto, numbers checked against
+// TensorBoard 2.21's descriptors):
+//
+//     Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
+//     Summary { repeated Value value = 1; }
+//     Value   { string tag = 1; float simple_value = 2; Image image = 4; }
+//     Image   { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
+//
+// Why not swift-protobuf: these ten fields need four wire encodings (varint, 64-bit,
+// 32-bit, length-delimited) — some 60 lines here — while swift-protobuf would add a
+// package dependency, its code generator (slow to build) and generated files for
+// event.proto, summary.proto and everything they import (tensor, histogram, graph…).
+// Left out: histograms, tensors, audio, graphs, summary metadata (plugins).
+
+/// Encodes protocol-buffer fields into bytes (proto3 wire format).
+struct ProtobufWriter {
+    private(set) var bytes: [UInt8] = []
+
+    /// Wire types: varint 0, 64-bit 1, length-delimited 2, 32-bit 5.
+    private mutating func key(_ field: Int, _ wireType: UInt64) { varint(UInt64(field) << 3 | wireType) }
+
+    mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        bytes.append(UInt8(v))
+    }
+
+    /// `int64` / `int32` (a negative value takes ten bytes, as protobuf sign-extends it).
+    mutating func int(_ field: Int, _ value: Int64) { key(field, 0); varint(UInt64(bitPattern: value)) }
+
+    mutating func double(_ field: Int, _ value: Double) {
+        key(field, 1)
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func float(_ field: Int, _ value: Float) {
+        key(field, 5)
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func bytes(_ field: Int, _ value: [UInt8]) { key(field, 2); varint(UInt64(value.count)); bytes += value }
+
+    mutating func string(_ field: Int, _ value: String) { self.bytes(field, Array(value.utf8)) }
+
+    /// A nested message, encoded by `body`.
+    mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
+        var inner = ProtobufWriter()
+        body(&inner)
+        self.bytes(field, inner.bytes)
+    }
+}
+
+/// An image for an event file: PNG bytes and what the `Image` message says of them.
+public struct EventImage: Equatable, Sendable {
+    public var tag: String
+    public var png: [UInt8]
+    public var width: Int
+    public var height: Int
+    /// 1 greyscale, 2 greyscale + alpha, 3 RGB, 4 RGBA (TensorBoard's numbering).
+    public var colorspace: Int
+}
+
+/// `Event` messages as TensorBoard reads them.
+enum EventMessage {
+    /// TensorBoard reads files whose first event says this.
+    static let fileVersion = "brain.Event:2"
+
+    /// The first event of every file.
+    static func header(wallTime: Double) -> [UInt8] {
+        var w = ProtobufWriter()
+        w.double(1, wallTime)
+        w.string(3, fileVersion)
+        return w.bytes
+    }
+
+    /// One event whose summary holds a `simple_value` for each tag.
+    static func scalars(_ values: [(tag: String, value: Double)], step: Int, wallTime: Double) -> [UInt8] {
+        event(step: step, wallTime: wallTime) { summary in
+            for (tag, value) in values {
+                summary.message(1) { v in v.string(1, tag); v.float(2, Float(value)) }
+            }
+        }
+    }
+
+    /// One event whose summary holds an image.
+    static func image(_ image: EventImage, step: Int, wallTime: Double) -> [UInt8] {
+        event(step: step, wallTime: wallTime) { summary in
+            summary.message(1) { v in
+                v.string(1, image.tag)
+                v.message(4) { i in
+                    i.int(1, Int64(image.height))
+                    i.int(2, Int64(image.width))
+                    i.int(3, Int64(image.colorspace))
+                    i.bytes(4, image.png)
+                }
+            }
+        }
+    }
+
+    private static func event(step: Int, wallTime: Double, summary: (inout ProtobufWriter) -> Void) -> [UInt8] {
+        var w = ProtobufWriter()
+        w.double(1, wallTime)
+        w.int(2, Int64(step))
+        w.message(5, summary)
+        return w.bytes
+    }
+
+    /// The `step` of an encoded event (0 when absent, as proto3 reads it); nil when the
+    /// bytes are not a well-formed message.
+    static func step(of event: ArraySlice<UInt8>) -> Int? {
+        var i = event.startIndex, step = 0
+        func varint() -> UInt64? {
+            var v: UInt64 = 0, shift: UInt64 = 0
+            while i < event.endIndex, shift < 64 {
+                let b = event[i]; i += 1
+                v |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return v }
+                shift += 7
+            }
+            return nil
+        }
+        while i < event.endIndex {
+            guard let key = varint() else { return nil }
+            switch key & 7 {
+            case 0:
+                guard let v = varint() else { return nil }
+                if key >> 3 == 2 { step = Int(truncatingIfNeeded: Int64(bitPattern: v)) }
+            case 1: i += 8
+            case 5: i += 4
+            case 2:
+                guard let n = varint(), n <= UInt64(event.endIndex - i) else { return nil }
+                i += Int(n)
+            default: return nil
+            }
+            if i > event.endIndex { return nil }
+        }
+        return step
+    }
+}
+
+/// TFRecord framing: length, masked CRC-32C of the length, data, masked CRC-32C of the data.
+enum TFRecord {
+    static func frame(_ data: [UInt8]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(data.count + 16)
+        withUnsafeBytes(of: UInt64(data.count).littleEndian) { out.append(contentsOf: $0) }
+        append32(CRC32C.masked(CRC32C.checksum(out[0..<8])), to: &out)
+        out += data
+        append32(CRC32C.masked(CRC32C.checksum(data)), to: &out)
+        return out
+    }
+
+    /// The well-formed frames at the start of `bytes` (each frame's range and its data's);
+    /// reading stops at the first frame that is cut short or fails a CRC.
+    static func frames(in bytes: [UInt8]) -> [(frame: Range<Int>, data: Range<Int>)] {
+        var out: [(Range<Int>, Range<Int>)] = [], at = 0
+        while bytes.count - at >= 16 {
+            let length = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) }
+            guard read32(bytes, at + 8) == CRC32C.masked(CRC32C.checksum(bytes[at..<(at + 8)])),
+                  length <= UInt64(bytes.count - at - 16) else { break }
+            let data = (at + 12)..<(at + 12 + Int(length))
+            guard read32(bytes, data.upperBound) == CRC32C.masked(CRC32C.checksum(bytes[data])) else { break }
+            out.append((at..<(data.upperBound + 4), data))
+            at = data.upperBound + 4
+        }
+        return out
+    }
+
+    private static func append32(_ v: UInt32, to out: inout [UInt8]) {
+        withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    private static func read32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+        (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[at + $1]) << (8 * UInt32($1)) }
+    }
+}
