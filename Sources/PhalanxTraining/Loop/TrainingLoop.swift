@@ -105,14 +105,15 @@ public final class TrainingLoop<Task: TrainingTask> {
             }
             state = ckpt.trainer.run
             if state.monitor != monitor.name { state.best = nil; state.bestStep = nil; state.monitor = monitor.name }
-            if state.configHash != config.hash {
-                let changed = config.differences(from: state.config)
-                progress.say("resume: note — the config differs from the one the checkpoint was trained with"
-                    + (changed.isEmpty ? "" : ": " + changed.prefix(6).joined(separator: "; ")
-                        + (changed.count > 6 ? "; … \(changed.count - 6) more" : ""))
+            // A checkpoint from before a config section existed hashes differently but decodes
+            // to the same values (the section's defaults): no note then.
+            let changed = state.configHash == config.hash ? [] : config.differences(from: state.config)
+            if !changed.isEmpty {
+                progress.say("resume: note — the config differs from the one the checkpoint was trained with: "
+                    + changed.prefix(6).joined(separator: "; ") + (changed.count > 6 ? "; … \(changed.count - 6) more" : "")
                     + (changed.contains { $0.hasPrefix("data.normalize") } ? " (the checkpoint's normalisation statistics are kept)" : ""))
-                state.configHash = config.hash
             }
+            state.configHash = config.hash
             state.config = config
             for (d, rng) in zip(dropouts, state.dropoutRNG) { d.rng = rng }
             progress.say("resumed \(config.name) from \(ckpt.directory.path) (epoch \(state.epoch), step \(state.step)"
