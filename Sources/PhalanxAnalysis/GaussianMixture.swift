@@ -83,7 +83,8 @@ public enum GaussianMixture {
             var km = KMeans.Options()
             km.clusters = k
             km.nInit = 1
-            km.seed = options.seed &+ UInt64(run)
+            // Restart r of seed s must not be restart 0 of seed s + r: mix the run into the seed.
+            km.seed = options.seed ^ (UInt64(run) &* 0x9E37_79B9_7F4A_7C15)
             let labels = try KMeans.fit(shard, km).labels
             let r = try em(shard, labels: labels, options)
             if best == nil || r.meanLogLikelihood > best!.meanLogLikelihood { best = r }

@@ -90,9 +90,9 @@ public enum KMeans {
     public static func assign(_ x: Matrix, centers: Matrix) -> (labels: [Int], distances: [Float]) {
         var labels = [Int](repeating: 0, count: x.rows)
         var distances = [Float](repeating: 0, count: x.rows)
-        var sums = [Double](), counts = [Double]()
+        var sums = [Double](), counts = [Double](), second = [Float]()
         assignAndSum(x, centers: centers, norms: Neighbors.squaredNorms(x), labels: &labels, distances: &distances,
-                     sums: &sums, counts: &counts, accumulate: false)
+                     second: &second, sums: &sums, counts: &counts, accumulate: false)
         return (labels, distances)
     }
 
@@ -204,10 +204,11 @@ public enum KMeans {
         return out
     }
 
-    /// Labels and squared distances of every row to its nearest centre; with `accumulate`,
-    /// also the per-cluster sums (`K × d`) and counts of the rows.
+    /// Labels and squared distances of every row to its nearest centre (and, where `second`
+    /// holds a value per row, to its second nearest); with `accumulate`, also the
+    /// per-cluster sums (`K × d`) and counts of the rows.
     static func assignAndSum(_ x: Matrix, centers: Matrix, norms: [Float], labels: inout [Int], distances: inout [Float],
-                             sums: inout [Double], counts: inout [Double], accumulate: Bool) {
+                             second: inout [Float], sums: inout [Double], counts: inout [Double], accumulate: Bool) {
         let n = x.rows, d = x.cols, k = centers.rows
         let cNorms = Neighbors.squaredNorms(centers)
         let block = 256
@@ -216,16 +217,18 @@ public enum KMeans {
         var partSums = [[Double]](repeating: accumulate ? [Double](repeating: 0, count: k * d) : [], count: threads)
         var partCounts = [[Double]](repeating: [Double](repeating: 0, count: k), count: threads)
         var scratch = [[Float]](repeating: [Float](repeating: 0, count: block * k), count: threads)
+        let wantSecond = second.count == n
         labels.withUnsafeMutableBufferPointer { lab in
         distances.withUnsafeMutableBufferPointer { dist in
+        second.withUnsafeMutableBufferPointer { sec in
         x.values.withUnsafeBufferPointer { xv in
         centers.values.withUnsafeBufferPointer { cv in
         partSums.withUnsafeMutableBufferPointer { ps in
         partCounts.withUnsafeMutableBufferPointer { pc in
         scratch.withUnsafeMutableBufferPointer { sc in
-            let box = UncheckedSendable((lab, dist, ps, pc, sc))
+            let box = UncheckedSendable((lab, dist, ps, pc, sc, sec))
             Parallel.forChunks(blocks) { thread, range in
-                let (lab, dist, ps, pc, sc) = box.value
+                let (lab, dist, ps, pc, sc, sec) = box.value
                 sc[thread].withUnsafeMutableBufferPointer { g in
                 ps[thread].withUnsafeMutableBufferPointer { s in
                     for b in range {
@@ -234,13 +237,15 @@ public enum KMeans {
                         for r in 0..<rows {
                             let i = lo + r
                             var best = 0
-                            var bestValue = cNorms[0] - 2 * g[r * k]
+                            var bestValue = cNorms[0] - 2 * g[r * k], secondValue = Float.infinity
                             for c in 1..<max(k, 1) {
                                 let v = cNorms[c] - 2 * g[r * k + c]
-                                if v < bestValue { bestValue = v; best = c }
+                                if v < bestValue { secondValue = bestValue; bestValue = v; best = c }
+                                else if v < secondValue { secondValue = v }
                             }
                             lab[i] = best
                             dist[i] = max(bestValue + norms[i], 0)
+                            if wantSecond { sec[i] = max(secondValue + norms[i], 0) }
                             if accumulate {
                                 pc[thread][best] += 1
                                 let row = xv.baseAddress! + i * d
@@ -251,7 +256,7 @@ public enum KMeans {
                     }
                 }}
             }
-        }}}}}}}
+        }}}}}}}}
         guard accumulate else { return }
         sums = [Double](repeating: 0, count: k * d)
         counts = [Double](repeating: 0, count: k)
@@ -261,51 +266,175 @@ public enum KMeans {
         }
     }
 
-    /// Lloyd iterations from `centers` until the shift is at most `tolerance` or the labels stop changing.
+    /// Lloyd iterations from `centers` until the shift is at most `tolerance` or the labels
+    /// stop changing — with Hamerly's bounds (Hamerly 2010): each sample keeps an upper bound
+    /// on the distance to its centre and a lower bound on the distance to any other, moved by
+    /// how far the centres move; a sample whose bounds prove its centre is still nearest is
+    /// skipped, and the per-cluster sums change only by the samples that changed cluster.
+    /// The labels and centres are Lloyd's.
     static func lloyd(_ shard: Shard, centers start: Matrix, norms: [Float], maxIter: Int, tolerance: Double) throws -> Result {
         let x = shard.local, n = x.rows, d = x.cols, k = start.rows
         var centers = start
-        var labels = [Int](repeating: -1, count: n), previous = labels
-        var distances = [Float](repeating: 0, count: n)
+        var labels = [Int](repeating: 0, count: n)
+        var upper = [Float](repeating: 0, count: n), lower = [Float](repeating: 0, count: n)
         var sums = [Double](), counts = [Double]()
+        // Σ‖x‖² over all ranks: the inertia of any labelling follows from its sums.
+        var squares = [norms.reduce(0) { $0 + Double($1) }]
+        try shard.sum(&squares)
+        func assignAll() {
+            assignAndSum(x, centers: centers, norms: norms, labels: &labels, distances: &upper, second: &lower,
+                         sums: &sums, counts: &counts, accumulate: true)
+            for i in 0..<n { upper[i] = upper[i].squareRoot(); lower[i] = lower[i].squareRoot() }
+        }
+        assignAll()
+        var changed = Double(n)
         var history: [Double] = []
         var iterations = 0, converged = false
         for _ in 0..<maxIter {
-            previous = labels
-            assignAndSum(x, centers: centers, norms: norms, labels: &labels, distances: &distances,
-                         sums: &sums, counts: &counts, accumulate: true)
-            var stats = sums + counts + [distances.reduce(0) { $0 + Double($1) }]
-            var changed = [Double(zip(labels, previous).filter { $0 != $1 }.count)]
+            var stats = sums + counts + [changed]
             try shard.sum(&stats)
-            try shard.sum(&changed)
-            history.append(stats[k * d + k])
             var newSums = Array(stats[0..<(k * d)]), newCounts = Array(stats[(k * d)..<(k * d + k)])
-            try relocateEmpty(shard, sums: &newSums, counts: &newCounts, labels: labels, distances: distances)
+            // Inertia of these labels about the centres they were assigned to.
+            var inertia = squares[0]
+            for c in 0..<k {
+                var dot = 0.0, norm = 0.0
+                for j in 0..<d { let v = Double(centers.values[c * d + j]); dot += v * newSums[c * d + j]; norm += v * v }
+                inertia += newCounts[c] * norm - 2 * dot
+            }
+            history.append(max(inertia, 0))
+            let empty = newCounts.contains(0)
+            if empty {
+                var exact = [Float](repeating: 0, count: n), none = [Float]()
+                var ignored = [Double](), ignoredCounts = [Double]()
+                assignAndSum(x, centers: centers, norms: norms, labels: &labels, distances: &exact, second: &none,
+                             sums: &ignored, counts: &ignoredCounts, accumulate: false)
+                try relocateEmpty(shard, sums: &newSums, counts: &newCounts, labels: labels, distances: exact)
+            }
             var shift = 0.0
+            var moved = [Float](repeating: 0, count: k)
             for c in 0..<k where newCounts[c] > 0 {
+                var m = 0.0
                 for j in 0..<d {
-                    let v = newSums[c * d + j] / newCounts[c]
-                    let old = Double(centers.values[c * d + j])
-                    shift += (v - old) * (v - old)
-                    centers.values[c * d + j] = Float(v)
+                    let v = Float(newSums[c * d + j] / newCounts[c])
+                    let t = Double(v) - Double(centers.values[c * d + j])
+                    m += t * t
+                    centers.values[c * d + j] = v
                 }
+                shift += m
+                moved[c] = Float(m.squareRoot())
             }
             iterations += 1
-            if changed[0] == 0 { converged = true; break }  // the labels did not change: a fixed point
+            if stats[k * d + k] == 0 { converged = true; break }  // the labels did not change: a fixed point
             if shift <= tolerance { converged = true; break }
+            if empty {
+                assignAll()  // a relocated centre invalidates the bounds
+                changed = Double(n)
+                continue
+            }
+            changed = Double(boundedStep(x, centers: centers, moved: moved, labels: &labels, upper: &upper, lower: &lower,
+                                         sums: &sums, counts: &counts))
         }
         // Labels and inertia for the final centres (exact squared distances, in Double).
-        assignAndSum(x, centers: centers, norms: norms, labels: &labels, distances: &distances,
+        var final = [Float](repeating: 0, count: n), none = [Float]()
+        assignAndSum(x, centers: centers, norms: norms, labels: &labels, distances: &final, second: &none,
                      sums: &sums, counts: &counts, accumulate: false)
         var inertia = [0.0]
-        for i in 0..<n {
-            var s = 0.0
-            for j in 0..<d { let t = Double(x.values[i * d + j]) - Double(centers.values[labels[i] * d + j]); s += t * t }
-            inertia[0] += s
+        x.values.withUnsafeBufferPointer { xv in
+            centers.values.withUnsafeBufferPointer { cv in
+                for i in 0..<n {
+                    var s = 0.0
+                    let row = xv.baseAddress! + i * d, c = cv.baseAddress! + labels[i] * d
+                    for j in 0..<d { let t = Double(row[j]) - Double(c[j]); s += t * t }
+                    inertia[0] += s
+                }
+            }
         }
         try shard.sum(&inertia)
         return Result(centers: centers, labels: labels, inertia: inertia[0], iterations: iterations, history: history,
                       bestRun: 0, runInertias: [], converged: converged)
+    }
+
+    /// One E-step with Hamerly's bounds after the centres moved by `moved`; updates the
+    /// labels, bounds and this rank's sums and counts, returns how many samples changed cluster.
+    static func boundedStep(_ x: Matrix, centers: Matrix, moved: [Float], labels: inout [Int], upper: inout [Float],
+                            lower: inout [Float], sums: inout [Double], counts: inout [Double]) -> Int {
+        let n = x.rows, d = x.cols, k = centers.rows
+        // Half the distance from each centre to its nearest other centre.
+        var half = [Float](repeating: .infinity, count: k)
+        for a in 0..<k {
+            for b in 0..<k where b != a {
+                half[a] = min(half[a], distance(centers.values, a * d, centers.values, b * d, d) / 2)
+            }
+        }
+        var largest = 0, secondLargest: Float = 0
+        for c in 1..<max(k, 1) where moved[c] > moved[largest] { largest = c }
+        for c in 0..<k where c != largest { secondLargest = max(secondLargest, moved[c]) }
+        let threads = Parallel.threads
+        var moves = [[(Int, Int, Int)]](repeating: [], count: threads)  // (sample, from, to)
+        labels.withUnsafeMutableBufferPointer { lab in
+        upper.withUnsafeMutableBufferPointer { up in
+        lower.withUnsafeMutableBufferPointer { lo in
+        moves.withUnsafeMutableBufferPointer { mv in
+            let box = UncheckedSendable((lab, up, lo, mv))
+            Parallel.forChunks(n, grain: 256) { thread, range in
+                let (lab, up, lo, mv) = box.value
+                for i in range {
+                    let a = lab[i]
+                    up[i] += moved[a]
+                    lo[i] -= a == largest ? secondLargest : moved[largest]
+                    let bound = max(half[a], lo[i])
+                    if up[i] <= bound { continue }
+                    up[i] = distance(x.values, i * d, centers.values, a * d, d)
+                    if up[i] <= bound { continue }
+                    var best = a, bestValue = up[i], secondValue = Float.infinity
+                    for c in 0..<k where c != a {
+                        let v = distance(x.values, i * d, centers.values, c * d, d)
+                        if v < bestValue { secondValue = bestValue; bestValue = v; best = c }
+                        else if v < secondValue { secondValue = v }
+                    }
+                    up[i] = bestValue
+                    lo[i] = secondValue
+                    if best != a {
+                        lab[i] = best
+                        mv[thread].append((i, a, best))
+                    }
+                }
+            }
+        }}}}
+        var count = 0
+        x.values.withUnsafeBufferPointer { xv in
+            for part in moves {
+                for (i, from, to) in part {
+                    let row = xv.baseAddress! + i * d
+                    for j in 0..<d { let v = Double(row[j]); sums[from * d + j] -= v; sums[to * d + j] += v }
+                    counts[from] -= 1
+                    counts[to] += 1
+                }
+                count += part.count
+            }
+        }
+        return count
+    }
+
+    /// The Euclidean distance between rows of two row-major arrays, summed in SIMD lanes.
+    @inline(__always)
+    static func distance(_ a: [Float], _ aStart: Int, _ b: [Float], _ bStart: Int, _ d: Int) -> Float {
+        a.withUnsafeBufferPointer { av in
+            b.withUnsafeBufferPointer { bv in
+                let p = av.baseAddress! + aStart, q = bv.baseAddress! + bStart
+                var acc = SIMD16<Float>()
+                var j = 0
+                while j + 16 <= d {
+                    let t = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD16<Float>.self)
+                        - UnsafeRawPointer(q + j).loadUnaligned(as: SIMD16<Float>.self)
+                    acc += t * t
+                    j += 16
+                }
+                var s = acc.sum()
+                while j < d { let t = p[j] - q[j]; s += t * t; j += 1 }
+                return s.squareRoot()
+            }
+        }
     }
 
     /// Gives each empty cluster the sample farthest from its centre (over all ranks), taking

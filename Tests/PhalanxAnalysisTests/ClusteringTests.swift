@@ -79,6 +79,40 @@ func blobs(_ centers: [[Float]], perBlob: Int, std: Float, seed: UInt64) -> (Mat
         #expect(r.runInertias.count == 10)  // n_init 'auto' is 10 for random starts
     }
 
+    /// Hamerly's bounds skip work, not answers: the same iterations, labels and centres as
+    /// plain Lloyd (written out here in Double) from the same start, on overlapping blobs
+    /// that take many iterations.
+    @Test func boundsGiveLloydsIterations() throws {
+        let (x, _) = blobs([[0, 0, 0], [2, 0, 1], [0, 2, 0], [2, 2, 2], [1, 1, 1]], perBlob: 120, std: 0.9, seed: 8)
+        let k = 6, n = x.rows, d = x.cols
+        let start = x.selecting(rows: [0, 1, 2, 3, 4, 5])
+        let fast = try KMeans.lloyd(Shard(x), centers: start, norms: Neighbors.squaredNorms(x), maxIter: 300, tolerance: 0)
+        var centers = (0..<(k * d)).map { Double(start.values[$0]) }
+        var labels = [Int](repeating: -1, count: n)
+        var iterations = 0
+        while iterations < 300 {
+            var next = labels
+            for i in 0..<n {
+                var best = 0, bestValue = Double.infinity
+                for c in 0..<k {
+                    var s = 0.0
+                    for j in 0..<d { let t = Double(x[i, j]) - centers[c * d + j]; s += t * t }
+                    if s < bestValue { bestValue = s; best = c }
+                }
+                next[i] = best
+            }
+            iterations += 1
+            var sums = [Double](repeating: 0, count: k * d), counts = [Double](repeating: 0, count: k)
+            for i in 0..<n { counts[next[i]] += 1; for j in 0..<d { sums[next[i] * d + j] += Double(x[i, j]) } }
+            for c in 0..<k where counts[c] > 0 { for j in 0..<d { centers[c * d + j] = Float(sums[c * d + j] / counts[c]).double } }
+            if next == labels { break }
+            labels = next
+        }
+        #expect(fast.iterations == iterations && iterations > 5)
+        #expect(fast.labels == labels)
+        for v in 0..<(k * d) { #expect(abs(Double(fast.centers.values[v]) - centers[v]) < 1e-5) }
+    }
+
     @Test func refusesBadOptions() throws {
         let x = try Matrix(rows: 3, cols: 1, values: [0, 1, 2])
         var o = KMeans.Options()
@@ -179,4 +213,8 @@ func blobs(_ centers: [[Float]], perBlob: Int, std: Float, seed: UInt64) -> (Mat
         #expect(abs(r.meanLogLikelihood - expected) < 1e-6)
         #expect(r.parameterCount == 0 + 3 + 6)
     }
+}
+
+extension Float {
+    var double: Double { Double(self) }
 }
