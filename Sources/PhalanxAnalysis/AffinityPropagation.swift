@@ -67,15 +67,7 @@ public enum AffinityPropagation {
                 throw .input("affinity propagation was fitted on \(centers.cols) features; these samples have \(x.cols)")
             }
             if exemplars.isEmpty { return [Int](repeating: -1, count: x.rows) }
-            return (0..<x.rows).map { i in
-                var best = 0, bestDistance = Double.infinity
-                for c in 0..<centers.rows {
-                    var s = 0.0
-                    for f in 0..<x.cols { let t = Double(x[i, f]) - Double(centers[c, f]); s += t * t }
-                    if s < bestDistance { bestDistance = s; best = c }
-                }
-                return best
-            }
+            return Neighbors.nearestCenter(of: x, among: centers)
         }
     }
 

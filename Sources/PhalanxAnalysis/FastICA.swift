@@ -80,7 +80,7 @@ public enum FastICA {
             for i in 0..<n { for f in 0..<d { centred[i * d + f] -= Double(mean[f]) } }
             let c = components.doubles
             var s = [Double](repeating: 0, count: n * k)
-            FastICA.dgemm(transB: true, m: n, n: k, k: d, centred, c, &s)
+            LAPACK.gemm(transB: true, m: n, n: k, k: d, centred, c, &s)
             return Matrix(rows: n, cols: k, doubles: s)
         }
     }
@@ -105,7 +105,7 @@ public enum FastICA {
         for f in 0..<d { mean[f] /= Double(n) }
         for i in 0..<n { for f in 0..<d { xc[i * d + f] -= mean[f] } }
         var gram = [Double](repeating: 0, count: d * d)
-        dgemm(transA: true, m: d, n: d, k: n, xc, xc, &gram)
+        LAPACK.gemm(transA: true, m: d, n: d, k: n, xc, xc, &gram)
         let eigen = try LAPACK.symmetricEigen(gram, n: d, indices: (d - k)...(d - 1))
         let top = eigen.values.last ?? 0
         // u: d × k (column j = eigenvector j, descending), sign fixed so u[0, j] ≥ 0.
@@ -125,7 +125,7 @@ public enum FastICA {
         var whitening = [Double](repeating: 0, count: k * d)
         for j in 0..<k { for f in 0..<d { whitening[j * d + f] = u[f * k + j] / scale[j] } }
         var white = [Double](repeating: 0, count: k * n)
-        dgemm(transB: true, m: k, n: n, k: d, alpha: Double(n).squareRoot(), whitening, xc, &white)
+        LAPACK.gemm(transB: true, m: k, n: n, k: d, alpha: Double(n).squareRoot(), whitening, xc, &white)
 
         var rng = RNG(seed: options.seed, stream: 0)
         var w = (0..<(k * k)).map { _ in Double(rng.normal()) }
@@ -137,9 +137,9 @@ public enum FastICA {
         // Raw sources W·K·Xcᵀ, then unit variance: components = diag(1/σ)·W·K and
         // mixing = U·D·Wᵀ·diag(σ) (W orthogonal, so this is the exact pseudo-inverse).
         var unmixing = [Double](repeating: 0, count: k * d)
-        dgemm(m: k, n: d, k: k, w, whitening, &unmixing)
+        LAPACK.gemm(m: k, n: d, k: k, w, whitening, &unmixing)
         var s = [Double](repeating: 0, count: n * k)
-        dgemm(transB: true, m: n, n: k, k: d, xc, unmixing, &s)
+        LAPACK.gemm(transB: true, m: n, n: k, k: d, xc, unmixing, &s)
         var sigma = [Double](repeating: 1, count: k)
         for j in 0..<k {
             var m = 0.0, v = 0.0
@@ -204,7 +204,7 @@ public enum FastICA {
         var next = [Double](repeating: 0, count: k * k)
         var derivative = [Double](repeating: 0, count: k)
         for iteration in 1...options.maxIter {
-            dgemm(m: k, n: n, k: k, w, x, &wx)
+            LAPACK.gemm(m: k, n: n, k: k, w, x, &wx)
             wx.withUnsafeMutableBufferPointer { p in
                 derivative.withUnsafeMutableBufferPointer { dp in
                     let pBox = UncheckedSendable(p), dBox = UncheckedSendable(dp)
@@ -213,7 +213,7 @@ public enum FastICA {
                     }
                 }
             }
-            dgemm(transB: true, m: k, n: k, k: n, alpha: 1 / Double(n), wx, x, &next)
+            LAPACK.gemm(transB: true, m: k, n: k, k: n, alpha: 1 / Double(n), wx, x, &next)
             for r in 0..<k { for c in 0..<k { next[r * k + c] -= derivative[r] * w[r * k + c] } }
             try symmetricDecorrelation(&next, k: k)
             var limit = 0.0
@@ -241,9 +241,9 @@ public enum FastICA {
             var used = options.maxIter, converged = false
             for iteration in 1...options.maxIter {
                 // projection = rowᵀ X; next = X·g(projection)/n − mean g′ · row.
-                dgemm(m: 1, n: n, k: k, row, x, &projection)
+                LAPACK.gemm(m: 1, n: n, k: k, row, x, &projection)
                 let derivative = projection.withUnsafeMutableBufferPointer { g.apply($0.baseAddress!, n) }
-                dgemm(transB: true, m: 1, n: k, k: n, alpha: 1 / Double(n), projection, x, &next)
+                LAPACK.gemm(transB: true, m: 1, n: k, k: n, alpha: 1 / Double(n), projection, x, &next)
                 for c in 0..<k { next[c] -= derivative * row[c] }
                 for p in 0..<j {
                     var dot = 0.0
@@ -273,7 +273,7 @@ public enum FastICA {
     /// smallest normal Double, as scikit-learn).
     static func symmetricDecorrelation(_ w: inout [Double], k: Int) throws(AnalysisError) {
         var wwt = [Double](repeating: 0, count: k * k)
-        dgemm(transB: true, m: k, n: k, k: k, w, w, &wwt)
+        LAPACK.gemm(transB: true, m: k, n: k, k: k, w, w, &wwt)
         let (values, vectors) = try LAPACK.symmetricEigen(wwt, n: k)
         var root = [Double](repeating: 0, count: k * k)
         for e in 0..<values.count {
@@ -284,17 +284,7 @@ public enum FastICA {
             }
         }
         var out = [Double](repeating: 0, count: k * k)
-        dgemm(m: k, n: k, k: k, root, w, &out)
+        LAPACK.gemm(m: k, n: k, k: k, root, w, &out)
         w = out
-    }
-
-    /// C = alpha·op(A)·op(B), row-major Doubles, op(A) m×k and op(B) k×n.
-    private static func dgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Double = 1,
-                      _ a: [Double], _ b: [Double], _ c: inout [Double]) {
-        if m == 0 || n == 0 { return }
-        if k == 0 { for i in 0..<(m * n) { c[i] = 0 }; return }
-        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
-                    0, &c, Int32(n))
     }
 }

@@ -74,15 +74,7 @@ public enum KMedoids {
             guard x.cols == centers.cols else {
                 throw .input("k-medoids was fitted on \(centers.cols) features; these samples have \(x.cols)")
             }
-            return (0..<x.rows).map { i in
-                var best = 0, bestDistance = Double.infinity
-                for c in 0..<centers.rows {
-                    var s = 0.0
-                    for f in 0..<x.cols { let t = Double(x[i, f]) - Double(centers[c, f]); s += t * t }
-                    if s < bestDistance { bestDistance = s; best = c }
-                }
-                return best
-            }
+            return Neighbors.nearestCenter(of: x, among: centers)
         }
     }
 

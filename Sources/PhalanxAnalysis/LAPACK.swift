@@ -75,4 +75,13 @@ public enum LAPACK {
         for i in 0..<n { for j in 0..<nrhs { x[i * nrhs + j] = bt[j * n + i] } }
         return x
     }
+
+    /// C = alpha·op(A)·op(B) for row-major Doubles, op(A) m×k and op(B) k×n (OpenBLAS DGEMM).
+    public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Double = 1,
+                            _ a: [Double], _ b: [Double], _ c: inout [Double]) {
+        if m == 0 || n == 0 { return }
+        if k == 0 { for i in 0..<(m * n) { c[i] = 0 }; return }
+        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n), 0, &c, Int32(n))
+    }
 }

@@ -37,6 +37,20 @@ public enum Neighbors {
         return search(queries: queries, data: data, k: k, excludeSelf: false)
     }
 
+    /// The index of the nearest row of `centers` to each row of `x` (exact squared
+    /// distances in Double, ties to the lower index): how fitted clusterings label new samples.
+    public static func nearestCenter(of x: Matrix, among centers: Matrix) -> [Int] {
+        (0..<x.rows).map { i in
+            var best = 0, bestDistance = Double.infinity
+            for c in 0..<centers.rows {
+                var s = 0.0
+                for f in 0..<x.cols { let t = Double(x[i, f]) - Double(centers[c, f]); s += t * t }
+                if s < bestDistance { bestDistance = s; best = c }
+            }
+            return best
+        }
+    }
+
     /// Squared Euclidean norms of the rows.
     public static func squaredNorms(_ m: Matrix) -> [Float] {
         var out = [Float](repeating: 0, count: m.rows)

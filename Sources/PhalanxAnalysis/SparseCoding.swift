@@ -302,7 +302,7 @@ public enum SparseCoding {
         // Eigen of the smaller Gram: XᵀX (d × d) or XXᵀ (N × N).
         let small = n >= d ? d : n
         var gram = [Double](repeating: 0, count: small * small)
-        if n >= d { multiply(transA: true, m: d, n: d, k: n, xd, xd, &gram) } else { multiply(transB: true, m: n, n: n, k: d, xd, xd, &gram) }
+        if n >= d { LAPACK.gemm(transA: true, m: d, n: d, k: n, xd, xd, &gram) } else { LAPACK.gemm(transB: true, m: n, n: n, k: d, xd, xd, &gram) }
         let eigen = try LAPACK.symmetricEigen(gram, n: small, indices: (small - kept)...(small - 1))
         let top = eigen.values.last ?? 0
         var u = [Double](repeating: 0, count: n), v = [Double](repeating: 0, count: d)
@@ -333,8 +333,8 @@ public enum SparseCoding {
                                          n: Int, d: Int, m: Int, rng: inout RNG) {
         let a64 = codes.map(Double.init)
         var gramA = [Double](repeating: 0, count: m * m), b = [Double](repeating: 0, count: m * d)
-        multiply(transA: true, m: m, n: m, k: n, a64, a64, &gramA)
-        multiply(transA: true, m: m, n: d, k: n, a64, x, &b)  // Bᵀ: atoms × d
+        LAPACK.gemm(transA: true, m: m, n: m, k: n, a64, a64, &gramA)
+        LAPACK.gemm(transA: true, m: m, n: d, k: n, a64, x, &b)  // Bᵀ: atoms × d
         var row = [Double](repeating: 0, count: d)
         for k in 0..<m {
             if gramA[k * m + k] > 1e-6 {
@@ -367,17 +367,9 @@ public enum SparseCoding {
     static func cost(_ x: [Double], _ codes: [Float], _ dictionary: [Double], n: Int, d: Int, m: Int, alpha: Double) -> Double {
         let a64 = codes.map(Double.init)
         var fit = [Double](repeating: 0, count: n * d)
-        multiply(m: n, n: d, k: m, a64, dictionary, &fit)
+        LAPACK.gemm(m: n, n: d, k: m, a64, dictionary, &fit)
         var squares = 0.0
         for i in 0..<(n * d) { let r = x[i] - fit[i]; squares += r * r }
         return 0.5 * squares + alpha * a64.reduce(0) { $0 + abs($1) }
-    }
-
-    /// C = op(A)·op(B), row-major Doubles, op(A) m×k and op(B) k×n.
-    private static func multiply(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
-                                 _ a: [Double], _ b: [Double], _ c: inout [Double]) {
-        if m == 0 || n == 0 || k == 0 { for i in 0..<(m * n) { c[i] = 0 }; return }
-        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), 1, a, Int32(transA ? m : k), b, Int32(transB ? k : n), 0, &c, Int32(n))
     }
 }
