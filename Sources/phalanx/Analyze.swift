@@ -10,30 +10,34 @@ struct Analyze: ParsableCommand {
         abstract: "PCA, ICA, sparse coding, clustering, densities and manifolds (t-SNE, ISOMAP, LLE) on pixels or learned features.",
         discussion: """
         Examples:
-          phalanx analyze --features pixels --limit 10000 --method pca,kmeans,tsne --output runs/analysis-pixels
-          phalanx analyze --checkpoint runs/fashion-lenet/checkpoints/best --method kmeans,tsne --output runs/analysis-lenet
-          mpirun -np 2 phalanx analyze --features pixels --split train --method pca,kmeans,gmm --reduce 50
-        Methods (--method, comma-separated, or all):
-          pca                   principal components (data-parallel): --components, --whiten
-          ica                   FastICA: --components, --fun, --algorithm, --max-iter, --tol
-          sparse-coding         dictionary learning with L1 codes: --atoms, --alpha, --coder, --nonzeros, --max-iter
-          kmeans                k-means (data-parallel): --clusters (a list gives the inertia by K), --n-init,
-                                --init k-means++|random, --max-iter, --tol
-          kmedoids              k-medoids: --clusters, --kmedoids-method, --init, --max-iter, --max-points
-          affinity-propagation  finds K itself: --damping, --preference, --max-iter, --convergence-iter, --max-points
-          gmm                   Gaussian mixture by EM (data-parallel): --clusters (a list picks K by BIC),
-                                --covariance, --reg-covar, --n-init, --max-iter, --tol
-          kde                   Gaussian kernel density: --bandwidth, --held-out
-          isomap, lle           manifolds from a k-nearest-neighbour graph: --neighbors, --components, --max-points;
-                                lle also --reg
-          tsne                  t-SNE (Barnes–Hut): --perplexity, --early-exaggeration, --learning-rate, --angle,
-                                --tsne-method, --init pca|random, --max-iter, --max-points
-        Writes to --output: features.npy and labels.npy (numpy.load reads them), per method its
-        results as .npy, PNG pictures (embeddings coloured by class, clusters on the first two
-        principal components, objective curves, components as images for pixel features), and
-        summary.json with every figure printed. Under mpirun the features are extracted on
-        every rank's share of the samples; pca, kmeans and gmm run data-parallel, the others on
-        rank 0.
+          phalanx analyze --features pixels --limit 10000 --method pca,kmeans,tsne
+          phalanx analyze --checkpoint runs/fashion-lenet/checkpoints/best \\
+                          --method kmeans,tsne --output runs/analysis-lenet
+          mpirun -np 2 phalanx analyze --features pixels --split train \\
+                          --method pca,kmeans,gmm --reduce 50
+        Methods (--method, comma-separated, or all) and their options:
+          pca          principal components (data-parallel): --components, --whiten
+          ica          FastICA: --components, --fun, --algorithm, --max-iter, --tol
+          sparse-coding  dictionary learning, L1 codes: --atoms, --alpha, --coder,
+                       --nonzeros, --max-iter
+          kmeans       k-means (data-parallel): --clusters (a list: inertia by K),
+                       --n-init, --init k-means++|random, --max-iter, --tol
+          kmedoids     --clusters, --kmedoids-method, --init, --max-points
+          affinity-propagation  finds K itself: --damping, --preference,
+                       --convergence-iter, --max-iter, --max-points
+          gmm          Gaussian mixture by EM (data-parallel): --clusters (a list:
+                       lowest BIC), --covariance, --reg-covar, --n-init, --tol
+          kde          Gaussian kernel density: --bandwidth, --held-out
+          isomap, lle  manifolds: --neighbors, --components, --max-points (lle: --reg)
+          tsne         t-SNE (Barnes-Hut): --perplexity, --early-exaggeration,
+                       --learning-rate, --angle, --tsne-method, --init, --max-iter
+        Writes to --output: features.npy and labels.npy (numpy.load reads them),
+        each method's results as .npy, PNG pictures (embeddings coloured by class,
+        clusters on the first two principal components, objective curves,
+        components as images for pixel features) and summary.json with every
+        figure printed. Under mpirun the features are extracted on every rank's
+        share of the samples; pca, kmeans and gmm run data-parallel, the others
+        on rank 0.
         """)
 
     @Option(help: "pixels (÷255), or give --checkpoint for a network's features.")
