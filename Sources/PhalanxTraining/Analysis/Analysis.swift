@@ -149,8 +149,11 @@ public final class Analysis {
         for method in settings.methods {
             let started = ContinuousClock.now
             var report: MethodReport
-            // Rank 0's figures read the gathered features: gather them on every rank first.
-            if method != .pca { _ = try all() }
+            // Collectives every rank takes part in before rank 0 draws: the methods on rank 0
+            // read the gathered features; every clustering is drawn on the first two
+            // principal components (a data-parallel PCA, only its N × 2 projection gathered).
+            if !method.isDataParallel { _ = try all() }
+            if [.kmeans, .gmm, .kmedoids, .affinity].contains(method) { _ = try planar() }
             if method.isDataParallel {
                 report = try runDataParallel(method)
             } else {
@@ -350,14 +353,14 @@ public final class Analysis {
         }
     }
 
-    /// The gathered features on their first two principal components (rank 0; nil with one feature).
+    /// Every sample on the first two principal components of `shard`, gathered (nil with
+    /// one feature). Every rank calls it the first time after `shard` changes.
     func planar() throws -> Matrix? {
         if let p = planarCache { return p }
-        let (x, _) = try all()
-        guard x.cols >= 2, x.rows >= 2 else { return nil }
+        guard shard.cols >= 2, shard.total >= 2 else { return nil }
         var o = PCA.Options()
         o.components = 2
-        let p = try PCA.fit(x, o).transform(x)
+        let p = try gather(try PCA.fit(shard, o).transform(shard.local))
         planarCache = p
         return p
     }
