@@ -22,7 +22,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CMPIShim", dependencies: ["CMPI"]),
-        .target(name: "PhalanxCore", dependencies: ["CBLAS"]),
+        // Vector kernels (exp, tanh, sigmoid, the LSTM cell) for AVX-512, AVX2 and a generic
+        // width in one binary, chosen at run time; optimised in debug builds too, and with
+        // every fused multiply-add explicit so that all widths compute the same bits.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
+        .target(name: "PhalanxCore", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "PhalanxNN", dependencies: ["PhalanxCore"]),
         .target(name: "PhalanxData", dependencies: ["PhalanxCore", "CZlib"]),
         .target(name: "PhalanxDistributed", dependencies: ["CMPIShim", "PhalanxCore", "PhalanxNN"]),
@@ -52,7 +56,7 @@ let package = Package(
         // Fuzz targets for the parsers (libFuzzer with -sanitize=fuzzer -DFUZZING; plainly, a corpus replayer).
         .executableTarget(name: "phalanx-fuzz", dependencies: ["PhalanxData", "PhalanxTraining"], path: "Tests/Fuzz",
                           exclude: ["corpus"]),
-        .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore"]),
+        .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore", "CKernels"]),
         .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
         .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore", "CZlib"]),
         .testTarget(name: "PhalanxTrainingTests", dependencies: [

@@ -103,7 +103,7 @@ public final class Tanh: Layer {
         let y = Tensor.reuse(&output, shape: x.shape)
         let px = x.data, py = y.data
         forEachElement(x.count) { r in
-            for i in r { py[i] = tanhf(px[i]) }
+            Vector.tanh(px + r.lowerBound, py + r.lowerBound, count: r.count)
         }
         return y
     }
@@ -136,7 +136,7 @@ public final class Sigmoid: Layer {
         let px = x.data, py = y.data
         forEachElement(x.count) { r in
             // e^(−x) overflows to +inf for x < −88, giving the correct limit 0.
-            for i in r { py[i] = 1 / (1 + expf(-px[i])) }
+            Vector.sigmoid(px + r.lowerBound, py + r.lowerBound, count: r.count)
         }
         return y
     }

@@ -93,7 +93,7 @@ public final class Attention {
         let po = output.data, bc = combineBias.value.data
         for r in 0..<(N * T) { (po + r * H).update(from: bc, count: H) }
         BLAS.gemm(transB: true, m: N * T, n: H, k: 2 * H, pj, combineWeight.value.data, beta: 1, po, parallel: true)
-        for i in 0..<(N * T * H) { po[i] = tanhf(po[i]) }
+        Vector.tanh(po, po, count: N * T * H)
         return output
     }
 

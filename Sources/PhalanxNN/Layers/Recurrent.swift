@@ -49,6 +49,9 @@ final class RecurrentCore {
     private let dcNext = Tensor(shape: [0])
     private let dh = Tensor(shape: [0])
     let inputGradient = Tensor(shape: [0])
+    /// W_hh packed for the per-step products: as W_hhᵀ (forward), as W_hh (backward).
+    private let packedForward = PackedMatrix()
+    private let packedBackward = PackedMatrix()
     /// The state before the first step ([N, H]; nil: zeros). Truncated BPTT sets it to the
     /// previous chunk's final state (no gradient flows back into it); an encoder–decoder
     /// sets the encoder's final state and reads its gradient (`dhNext`, `dcNext` after
@@ -101,53 +104,34 @@ final class RecurrentCore {
         }
         // Input projection of every step at once, both biases added.
         let pa = acts.data, bi = biasIH.value.data, bh = biasHH.value.data
-        for r in 0..<(T * N) {
-            for j in 0..<G { pa[r * G + j] = bi[j] + bh[j] }
-        }
+        for j in 0..<G { pa[j] = bi[j] + bh[j] }
+        for r in stride(from: 1, to: T * N, by: 1) { (pa + r * G).update(from: pa, count: G) }
         BLAS.gemm(transB: true, m: T * N, n: G, k: F, x.data, weightIH.value.data, beta: 1, pa, parallel: true)
         let whh = weightHH.value.data, ph = hs.data, pc = cells.data, ptc = tanhCells.data
         let peep = peephole?.value.data
+        packedForward.pack(whh, ldb: H, transposed: true, rows: H, columns: G)
         for s in 0..<T {
             let t = time(s, T)
             let a = pa + t * N * G
             let prev: Int? = s > 0 ? time(s - 1, T) : nil
             let hPrev: UnsafeMutablePointer<Float>? = prev.map { ph + $0 * N * H } ?? initialH?.data
             if let hPrev {
-                BLAS.gemm(transB: true, m: N, n: G, k: H, hPrev, whh, beta: 1, a, parallel: true)
+                packedForward.multiply(hPrev, lda: H, m: N, into: a, ldc: G, accumulate: true)
             }
             let h = ph + t * N * H
             switch cell {
             case .rnn:
-                for i in 0..<(N * H) {
-                    let v = tanhf(a[i])
-                    a[i] = v
-                    h[i] = v
-                }
+                Vector.tanh(a, a, count: N * H)
+                h.update(from: a, count: N * H)
             case .lstm:
                 let c = pc + t * N * H, tc = ptc + t * N * H
                 let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
                 // Rows are independent: spread them over the cores.
-                Parallel.forEach(N, grain: Self.rowGrain(H)) { rows in for n in rows {
-                    let row = a + n * G
-                    for j in 0..<H {
-                        let cp = cPrev?[n * H + j] ?? 0
-                        var ai = row[j], af = row[H + j]
-                        let ag = row[2 * H + j]
-                        if let peep {
-                            ai += peep[j] * cp
-                            af += peep[H + j] * cp
-                        }
-                        let ig = sigmoid(ai), fg = sigmoid(af), gg = tanhf(ag)
-                        let cv = fg * cp + ig * gg
-                        var ao = row[3 * H + j]
-                        if let peep { ao += peep[2 * H + j] * cv }
-                        let og = sigmoid(ao), tcv = tanhf(cv)
-                        row[j] = ig; row[H + j] = fg; row[2 * H + j] = gg; row[3 * H + j] = og
-                        c[n * H + j] = cv
-                        tc[n * H + j] = tcv
-                        h[n * H + j] = og * tcv
-                    }
-                } }
+                Parallel.forEach(N, grain: Self.rowGrain(H)) { rows in
+                    let n = rows.lowerBound
+                    LSTMCell.forward(a + n * G, cPrev: cPrev.map { $0 + n * H }, peephole: peep,
+                                     c: c + n * H, tanhC: tc + n * H, h: h + n * H, rows: rows.count, hidden: H)
+                }
             }
             if let lengths {
                 // Padded steps keep the state they were given.
@@ -188,7 +172,10 @@ final class RecurrentCore {
         let pa = acts.data, pd = dActs.data, pdH = dH.data, ph = hs.data, pc = cells.data, ptc = tanhCells.data
         let dhn = dhNext.data, dcn = dcNext.data, pdh = dh.data
         let peep = peephole?.value.data, dPeep = peephole?.gradient.data
-        let whh = weightHH.value.data, dWhh = weightHH.gradient.data
+        let dWhh = weightHH.gradient.data
+        if T > 1 || initialH != nil {
+            packedBackward.pack(weightHH.value.data, ldb: H, transposed: false, rows: G, columns: H)
+        }
         for s in stride(from: T - 1, through: 0, by: -1) {
             let t = time(s, T)
             let prev: Int? = s > 0 ? time(s - 1, T) : nil
@@ -200,31 +187,20 @@ final class RecurrentCore {
             case .lstm:
                 let c = pc + t * N * H, tc = ptc + t * N * H
                 let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
-                // Rows are independent except for the peepholes' gradient sums.
-                Parallel.forEach(N, grain: peep == nil ? Self.rowGrain(H) : N) { rows in for n in rows {
-                    if let lengths, t >= lengths[n] { continue }  // padded: dc passes through
-                    let row = a + n * G, drow = da + n * G
-                    for j in 0..<H {
-                        let k = n * H + j
-                        let ig = row[j], fg = row[H + j], gg = row[2 * H + j], og = row[3 * H + j]
-                        let cp = cPrev?[k] ?? 0, cv = c[k], tcv = tc[k], d = pdh[k]
-                        let dao = d * tcv * og * (1 - og)
-                        var dc = dcn[k] + d * og * (1 - tcv * tcv)
-                        if let peep { dc += dao * peep[2 * H + j] }
-                        let dai = dc * gg * ig * (1 - ig)
-                        let daf = dc * cp * fg * (1 - fg)
-                        let dag = dc * ig * (1 - gg * gg)
-                        var dcp = dc * fg
-                        if let peep, let dPeep {
-                            dcp += dai * peep[j] + daf * peep[H + j]
-                            dPeep[j] += dai * cp
-                            dPeep[H + j] += daf * cp
-                            dPeep[2 * H + j] += dao * cv
-                        }
-                        dcn[k] = dcp
-                        drow[j] = dai; drow[H + j] = daf; drow[2 * H + j] = dag; drow[3 * H + j] = dao
+                // Rows are independent except for the peepholes' gradient sums (one task then).
+                Parallel.forEach(N, grain: peep == nil ? Self.rowGrain(H) : N) { rows in
+                    var n = rows.lowerBound
+                    while n < rows.upperBound {
+                        // A run of rows that are real at step t (padded rows: dc passes through).
+                        if let lengths, t >= lengths[n] { n += 1; continue }
+                        var end = n + 1
+                        while end < rows.upperBound, lengths.map({ t < $0[end] }) ?? true { end += 1 }
+                        LSTMCell.backward(gates: a + n * G, cPrev: cPrev.map { UnsafePointer($0 + n * H) },
+                                          c: c + n * H, tanhC: tc + n * H, dh: pdh + n * H, dc: dcn + n * H,
+                                          peephole: peep, dPeephole: dPeep, da: da + n * G, rows: end - n, hidden: H)
+                        n = end
                     }
-                } }
+                }
             }
             if let lengths {
                 // A padded step passed its state through: no gate gradients, dc unchanged.
@@ -236,7 +212,7 @@ final class RecurrentCore {
                 // dh_{prev} = dA·W_hh (dW_hh after the loop). For the initial state this
                 // is its gradient (dhNext, dcNext after the loop), which truncated BPTT
                 // ignores and an encoder–decoder passes on.
-                BLAS.gemm(m: N, n: H, k: G, da, whh, dhn, parallel: true)
+                packedBackward.multiply(da, lda: G, m: N, into: dhn, ldc: H, accumulate: false)
             }
             if let lengths, prev != nil || initialH != nil {
                 for n in 0..<N where t >= lengths[n] {
@@ -259,18 +235,11 @@ final class RecurrentCore {
         BLAS.gemm(transA: true, m: G, n: F, k: T * N, pd, x.data, beta: 1, weightIH.gradient.data, parallel: true)
         inputGradient.resize([T, N, F])
         BLAS.gemm(m: T * N, n: F, k: G, pd, weightIH.value.data, inputGradient.data, parallel: true)
-        let dbi = biasIH.gradient.data, dbh = biasHH.gradient.data
-        for r in 0..<(T * N) {
-            for j in 0..<G {
-                dbi[j] += pd[r * G + j]
-                dbh[j] += pd[r * G + j]
-            }
-        }
+        Vector.sumRows(pd, rows: T * N, columns: G, into: biasIH.gradient.data)
+        Vector.sumRows(pd, rows: T * N, columns: G, into: biasHH.gradient.data)
         return inputGradient
     }
 }
-
-@inline(__always) private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
 /// The state of one recurrent layer: h and (LSTM) c, each [N, H]; c is zeros for an RNN.
 public struct RecurrentState {
