@@ -3,7 +3,7 @@
 // The header's dict is parsed strictly; the payload's size is checked against the shape
 // before anything is allocated, so a truncated file or one with trailing bytes is an
 // error naming the file (and entry). Left out: Fortran order, big-endian and structured
-// dtypes, object arrays (refused by name).
+// dtypes, object arrays (refused by name). Float images must be finite.
 import Foundation
 import PhalanxCore
 
@@ -64,6 +64,10 @@ extension NumPy {
                     for i in r { out.value[i] = Float(b[i]) }
                 }
             }
+        }
+        if header.descr == "<f4", let bad = (0..<count).first(where: { !images.data[$0].isFinite }) {
+            throw .malformed(path: source.path, entry: source.entry,
+                             reason: "element \(bad) is \(images.data[bad]); images must be finite")
         }
         return images
     }

@@ -141,6 +141,15 @@ func zipBytes(_ entries: [(name: String, bytes: [UInt8])], deflate: Bool) -> [UI
         }
     }
 
+    @Test func nonFiniteFloatImages() throws {
+        defer { dir.cleanUp() }
+        let t = Tensor(shape: [1, 1, 1, 3])
+        t[1] = .nan
+        try NumPy.write(t, to: dir.file("nan.npy"))
+        expectError(.malformed(path: dir.file("nan.npy"), entry: nil, reason: "element 1 is nan; images must be finite"),
+                    naming: dir.file("nan.npy")) { _ = try NumPy.readImages(NumPySource(path: dir.file("nan.npy"))) }
+    }
+
     @Test func wrongShape() {
         defer { dir.cleanUp() }
         let flat = write("flat.npy", npyBytes("|u1", [6, 4], payload: [UInt8](repeating: 0, count: 24)))
