@@ -20,6 +20,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Image-folder data sets: PNG through libpng's simplified API, JPEG through libjpeg-turbo.
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .target(name: "CJPEGShim", dependencies: ["CJPEG"]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CMPIShim", dependencies: ["CMPI"]),
         // Vector kernels (exp, tanh, sigmoid, the LSTM cell) for AVX-512, AVX2 and a generic
@@ -28,7 +32,7 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
         .target(name: "PhalanxCore", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "PhalanxNN", dependencies: ["PhalanxCore"]),
-        .target(name: "PhalanxData", dependencies: ["PhalanxCore", "CZlib"]),
+        .target(name: "PhalanxData", dependencies: ["PhalanxCore", "CZlib", "CPNG", "CJPEGShim"]),
         .target(name: "PhalanxDistributed", dependencies: ["CMPIShim", "PhalanxCore", "PhalanxNN"]),
         // Unsupervised learning on feature matrices: PCA, clustering, mixtures, manifolds.
         .target(name: "PhalanxAnalysis", dependencies: ["CBLAS", "PhalanxCore", "PhalanxData", "PhalanxDistributed"]),
@@ -58,7 +62,7 @@ let package = Package(
                           exclude: ["corpus"]),
         .testTarget(name: "PhalanxCoreTests", dependencies: ["PhalanxCore", "CKernels"]),
         .testTarget(name: "PhalanxNNTests", dependencies: ["PhalanxNN", "PhalanxCore"]),
-        .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore", "CZlib"]),
+        .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore", "CZlib", "CJPEG"]),
         .testTarget(name: "PhalanxTrainingTests", dependencies: [
             "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxDistributed", "PhalanxTestSupport",
         ]),

@@ -32,6 +32,31 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A sampler, split, loader or augmentation setting is out of range; `setting`
     /// names it as a config would.
     case invalidSetting(setting: String, reason: String)
+    /// A file (or `entry` of an archive) is not what its format requires: a bad .npy
+    /// header, a damaged zip directory, a CSV without a header.
+    case malformed(path: String, entry: String?, reason: String)
+    /// A .npy array holds an element type the reader does not take.
+    case wrongDType(path: String, entry: String?, found: String, accepted: [String])
+    /// A .npy array's shape is not what its role needs (`expected` in words).
+    case wrongShape(path: String, entry: String?, found: [Int], expected: String)
+    /// An .npz archive lacks the entry named by a setting.
+    case missingEntry(path: String, entry: String, available: [String])
+    /// A label is not a class index (a whole number ≥ 0); `position` is "row 7" or "index 7".
+    case badLabel(path: String, position: String, value: String)
+    /// A CSV cell that should hold a number does not (`row` 1-based, counting the header as row 1).
+    case notNumeric(path: String, row: Int, column: String, value: String)
+    /// A CSV row has another number of cells than the header.
+    case raggedRow(path: String, row: Int, found: Int, expected: Int)
+    /// A CSV header lacks the label column.
+    case missingColumn(path: String, column: String, header: [String])
+    /// A CSV's columns differ from the training file's.
+    case columnMismatch(path: String, found: [String], expected: [String], expectedPath: String)
+    /// An image folder's class subfolder (or the whole folder) holds no PNG or JPEG file.
+    case emptyClass(path: String)
+    /// An image file libpng or libjpeg cannot decode, with the library's reason.
+    case undecodableImage(path: String, reason: String)
+    /// An image whose size (`[height, width]`) differs from the data set's, set by `firstPath`.
+    case imageSizeMismatch(path: String, found: [Int], expected: [Int], firstPath: String)
 
     /// The file the error is about, if any (the images file for a count mismatch).
     public var path: String? {
@@ -39,7 +64,11 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         case .fileNotFound(let p), .unreadable(let p, _), .wrongMagic(let p, _, _),
              .unsupportedElementType(let p, _), .impossibleDimensions(let p, _, _),
              .truncated(let p, _, _, _), .trailingBytes(let p, _),
-             .labelOutOfRange(let p, _, _, _), .cannotWrite(let p, _):
+             .labelOutOfRange(let p, _, _, _), .cannotWrite(let p, _),
+             .malformed(let p, _, _), .wrongDType(let p, _, _, _), .wrongShape(let p, _, _, _),
+             .missingEntry(let p, _, _), .badLabel(let p, _, _), .notNumeric(let p, _, _, _),
+             .raggedRow(let p, _, _, _), .missingColumn(let p, _, _), .columnMismatch(let p, _, _, _),
+             .emptyClass(let p), .undecodableImage(let p, _), .imageSizeMismatch(let p, _, _, _):
             return p
         case .countMismatch(let p, _, _, _):
             return p
@@ -77,8 +106,41 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
                 + "try \(max(world, batch / world * world)) or \((batch / world + 1) * world)"
         case .invalidSetting(let setting, let reason):
             return "\(setting): \(reason)"
+        case .malformed(let path, let entry, let reason):
+            return "\(place(path, entry)): \(reason)"
+        case .wrongDType(let path, let entry, let found, let accepted):
+            return "\(place(path, entry)): element type '\(found)' is not supported; this array may be "
+                + accepted.joined(separator: ", ")
+        case .wrongShape(let path, let entry, let found, let expected):
+            return "\(place(path, entry)): shape (\(found.map(String.init).joined(separator: ", "))) is not \(expected)"
+        case .missingEntry(let path, let entry, let available):
+            return "\(path): no entry '\(entry)' in the archive; it holds "
+                + (available.isEmpty ? "nothing" : available.map { "'\($0)'" }.joined(separator: ", "))
+        case .badLabel(let path, let position, let value):
+            return "\(path): label '\(value)' at \(position) is not a class index (a whole number, 0 or more)"
+        case .notNumeric(let path, let row, let column, let value):
+            return "\(path): row \(row), column '\(column)': '\(value)' is not a number"
+        case .raggedRow(let path, let row, let found, let expected):
+            return "\(path): row \(row) has \(found) cell\(found == 1 ? "" : "s") but the header has \(expected) columns"
+        case .missingColumn(let path, let column, let header):
+            return "\(path): no label column '\(column)' in the header (\(header.joined(separator: ", ")))"
+        case .columnMismatch(let path, let found, let expected, let expectedPath):
+            return "\(path): columns (\(found.joined(separator: ", "))) differ from those of \(expectedPath) "
+                + "(\(expected.joined(separator: ", ")))"
+        case .emptyClass(let path):
+            return "\(path): no PNG or JPEG files (.png, .jpg, .jpeg) in this class folder"
+        case .undecodableImage(let path, let reason):
+            return "\(path): cannot decode the image: \(reason)"
+        case .imageSizeMismatch(let path, let found, let expected, let first):
+            return "\(path): the image is \(found.map(String.init).joined(separator: "×")) (height×width) but \(first) "
+                + "is \(expected.map(String.init).joined(separator: "×")); every image of a data set must have one size"
         }
     }
+}
+
+/// A file, or an entry of an archive, for messages.
+func place(_ path: String, _ entry: String?) -> String {
+    entry.map { "\(path), entry '\($0)'" } ?? path
 }
 
 /// Formats a magic number as `0x00000803`.

@@ -131,7 +131,8 @@ public enum FeatureExtraction {
     }
 
     static func names(_ config: ExperimentConfig, classes: Int) -> [String] {
-        if config.data.dataset == "fashion-mnist" && classes == fashionMNISTClasses.count { return fashionMNISTClasses }
+        if config.data.dataset == "fashion-mnist" && (config.data.format ?? "idx") == "idx"
+            && classes == fashionMNISTClasses.count { return fashionMNISTClasses }
         return (0..<classes).map { "class \($0)" }
     }
 }

@@ -95,6 +95,22 @@ public struct DistributedConfig: Codable, Equatable, Sendable {
 public struct DataConfig: Codable, Equatable, Sendable {
     /// `fashion-mnist` (Debian's dataset-fashion-mnist) or `idx` (name the four files).
     public var dataset: String
+    /// How the files are stored: `idx` (nil: the default, as `dataset` says), `npy`
+    /// (.npy files or .npz archives), `csv` (a numeric table with a header) or
+    /// `image_folder` (root/<class>/<image>.png|jpg, torchvision's ImageFolder).
+    public var format: String?
+    /// The training and test data of `format` npy (an .npz archive; `test` defaults to
+    /// `train`), csv (a file) or image_folder (a root folder).
+    public var train: String?
+    public var test: String?
+    /// The names of the images and labels arrays in an .npz archive: default
+    /// `[x_train, y_train]` and `[x_test, y_test]` (Keras's mnist.npz).
+    public var trainKeys: [String]?
+    public var testKeys: [String]?
+    /// The CSV column holding class indices (default `label`); every other column is a feature.
+    public var labelColumn: String?
+    /// Image folders: 1 (greyscale) or 3 (RGB); default 3 if any training image is colour, else 1.
+    public var channels: Int?
     /// Directory holding `{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz`.
     public var directory: String
     public var trainImages: String?
@@ -138,6 +154,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         case trainImages = "train_images", trainLabels = "train_labels"
         case testImages = "test_images", testLabels = "test_labels"
         case cropPadding = "crop_padding", horizontalFlip = "horizontal_flip", noiseStd = "noise_std"
+        case format, train, test, trainKeys = "train_keys", testKeys = "test_keys", labelColumn = "label_column", channels
     }
 
     public init() {
@@ -156,6 +173,13 @@ public struct DataConfig: Codable, Equatable, Sendable {
         trainLabels = try c.decodeIfPresent(String.self, forKey: .trainLabels)
         testImages = try c.decodeIfPresent(String.self, forKey: .testImages)
         testLabels = try c.decodeIfPresent(String.self, forKey: .testLabels)
+        format = try c.decodeIfPresent(String.self, forKey: .format)
+        train = try c.decodeIfPresent(String.self, forKey: .train)
+        test = try c.decodeIfPresent(String.self, forKey: .test)
+        trainKeys = try c.decodeIfPresent([String].self, forKey: .trainKeys)
+        testKeys = try c.decodeIfPresent([String].self, forKey: .testKeys)
+        labelColumn = try c.decodeIfPresent(String.self, forKey: .labelColumn)
+        channels = try c.decodeIfPresent(Int.self, forKey: .channels)
         validation = try c.decodeIfPresent(Int.self, forKey: .validation) ?? d.validation
         splitSeed = try c.decodeIfPresent(UInt64.self, forKey: .splitSeed)
         normalize = try c.decodeIfPresent(String.self, forKey: .normalize) ?? d.normalize

@@ -119,7 +119,8 @@ extension ClassificationTask {
     public static let kind = TaskKind(
         ClassificationTask.self, name: "classification", datasets: ["fashion-mnist", "mnist", "idx"],
         dataKeys: ["directory", "train_images", "train_labels", "test_images", "test_labels", "validation", "split_seed", "labels_per_class",
-                   "normalize", "crop_padding", "horizontal_flip", "noise_std", "limit"],
+                   "normalize", "crop_padding", "horizontal_flip", "noise_std", "limit",
+                   "format", "train", "test", "train_keys", "test_keys", "label_column", "channels"],
         ensembles: true,
         evaluate: { url, request in
             let r = try CheckpointEvaluation.run(checkpoint: url, split: request.split, batchSize: request.batchSize)

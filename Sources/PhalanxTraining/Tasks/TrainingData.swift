@@ -31,7 +31,7 @@ public struct TrainingData {
                 + "are \(describe(train.sampleShape))")
         }
         if test.sampleShape != train.sampleShape {
-            throw fail(d.testImages == nil ? "data.directory" : "data.test_images", "the test images are "
+            throw fail(d.test != nil ? "data.test" : d.testImages == nil ? "data.directory" : "data.test_images", "the test images are "
                 + "\(describe(test.sampleShape)) but the training images \(describe(train.sampleShape))")
         }
         if d.cropPadding > min(train.height, train.width) {
@@ -109,6 +109,8 @@ public struct TrainingData {
     }
 
     private static func loadFiles(_ d: DataConfig, fail: (String, String) -> ConfigError) throws -> (Dataset, Dataset) {
+        if let format = d.format, format != "idx" { return try loadFormat(format, d, fail: fail) }
+        try refuseFormatKeys(d, fail: fail)
         switch d.dataset {
         case "fashion-mnist", "mnist":
             if d.dataset == "fashion-mnist" && d.trainImages == nil {
