@@ -2,7 +2,9 @@
 # Training throughput of Phalanx and PyTorch on the same model, batch and data, side by
 # side in one run (2 threads unless THREADS says otherwise).
 #   bench/compare-train.sh CONFIG [epochs] [limit]     (needs: pip install torch numpy pyyaml)
-# `limit` trains on the first N training images only (data.limit), for slow models.
+# `limit` trains on the first N training images only (data.limit), for slow models. Both
+# sides read one copy of the config with epochs, threads and limit set; a warm-up longer
+# than the shortened run is cut to a tenth of its steps (said on stderr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/blas-env
@@ -14,10 +16,10 @@ swift build -c release --product phalanx >/dev/null
 echo "command: bench/compare-train.sh $*   (THREADS=$THREADS${OPENBLAS_CORETYPE:+, OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE}, $(nproc) cores, $(date -u +%F))"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-.build/release/phalanx train --config "$CONFIG" --plain --set name=compare --set checkpoint.directory="$out" \
-    --set train.epochs="$EPOCHS" --set train.threads="$THREADS" --set data.limit="$LIMIT" >/dev/null
+python3 bench/shortened_config.py "$CONFIG" "$out" "$EPOCHS" "$THREADS" "$LIMIT"
+.build/release/phalanx train --config "$out/config.yaml" --plain >/dev/null
 phalanx=$(python3 -c "import json;s=json.load(open('$out/compare/summary.json'));print(s['train_samples_per_sec'], s['test_accuracy'])")
-torch=$(cd bench/pytorch && python3 train_reference.py --config "../../$CONFIG" --epochs "$EPOCHS" --threads "$THREADS" --limit "$LIMIT" \
+torch=$(cd bench/pytorch && python3 train_reference.py --config "$out/config.yaml" --epochs "$EPOCHS" --threads "$THREADS" --limit "$LIMIT" \
     | python3 -c "import json,sys;s=json.loads(sys.stdin.read());print(s['images_per_sec'], s['test_accuracy'], s['framework'])")
 read -r p_ips p_acc <<<"$phalanx"
 read -r t_ips t_acc t_name <<<"$torch"

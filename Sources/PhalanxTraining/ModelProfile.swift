@@ -42,9 +42,26 @@ public enum ModelProfile {
                 if it >= 3 { bwd[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) }
             }
         }
-        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
         return children.enumerated().map { i, c in
             LayerTiming(name: c.name, kind: c.layer.kind, forwardMs: median(fwd[i]), backwardMs: median(bwd[i]))
         }
     }
+
+    /// Inference images/s: the median time of a whole forward pass in evaluation mode
+    /// (dropout off, batch norm on its running statistics) at batch `batch`, after warm-up.
+    public static func inference(_ config: ModelConfig, batch: Int, iterations: Int = 20, seed: UInt64 = 1) throws -> Double {
+        let built = try ModelBuilder.build(config, seed: seed)
+        var rng = RNG(seed: seed)
+        let input = Tensor(shape: [batch] + config.input)
+        rng.fillUniform(input, -1, 1)
+        var times: [Double] = []
+        for it in 0..<(iterations + 3) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = built.network.forward(input, mode: .evaluation)
+            if it >= 3 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
+        }
+        return Double(batch) / median(times)
+    }
+
+    static func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
 }

@@ -22,10 +22,25 @@ extension Bench {
         @Option(help: "Timed iterations (median reported).")
         var iterations = 20
 
+        @Option(help: ArgumentHelp("Instead of the per-layer table: inference images/s (whole forward passes in evaluation mode) at each of these batch sizes, e.g. 1,256.", valueName: "batches"))
+        var inference: String?
+
         func run() throws {
             try reportingErrors {
                 let loaded = try ConfigLoader.load(path: config)
                 if let threads { Parallel.threads = threads }
+                if let inference {
+                    let batches = inference.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                    guard !batches.isEmpty, batches.count == inference.split(separator: ",").count, batches.allSatisfy({ $0 > 0 }) else {
+                        throw ValidationError("--inference: a comma-separated list of positive batch sizes, got '\(inference)'")
+                    }
+                    print("command: phalanx bench model --config \(config) --inference \(inference) (\(Parallel.threads) threads)")
+                    for b in batches {
+                        let ips = try ModelProfile.inference(loaded.config.model, batch: b, iterations: iterations)
+                        print(String(format: "inference batch %d: %.0f images/s", b, ips))
+                    }
+                    return
+                }
                 let b = batch ?? loaded.config.train.batchSize
                 let rows = try ModelProfile.run(loaded.config.model, batch: b, iterations: iterations)
                 print("command: phalanx bench model --config \(config) --batch \(b) (\(Parallel.threads) threads)")

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Trains the PyTorch twin of a Phalanx config on CPU with the same hyper-parameters.
 
-Same model (built from the config's `model:`), same global batch, SGD with momentum
-(Phalanx's l2 λ becomes weight_decay 2λ on weights only, as Phalanx applies it), the
-same per-step cosine schedule, training-split standardisation, 5 000 held out, the
+Same model (built from the config's `model:`), same global batch, the same optimizer
+(SGD with momentum or Nesterov, Adam, RMSProp, AdaGrad with Phalanx's defaults; Phalanx's
+l2 λ becomes weight_decay 2λ on weights only, as Phalanx applies it), gradient-norm
+clipping (train.clip_norm), the same per-step cosine schedule, training-split standardisation, 5 000 held out, the
 same augmentation (random crop of the zero-padded raw image, horizontal flip) done on
 each batch in the training loop, and auxiliary classifiers' weighted losses added.
 
@@ -38,10 +39,9 @@ def main():
     epochs = args.epochs or train_cfg.get("epochs", 10)
     batch = train_cfg.get("batch_size", 128)
     opt_cfg = train_cfg.get("optimizer", {})
-    lr, momentum = opt_cfg.get("lr", 0.01), opt_cfg.get("momentum", 0.0)
+    lr = opt_cfg.get("lr", 0.01)
     l2 = train_cfg.get("l2", 0.0)
-    if opt_cfg.get("kind", "sgd") != "sgd":
-        raise SystemExit("train_reference.py: only the sgd optimizer is mirrored so far")
+    clip = train_cfg.get("clip_norm", 0.0)
 
     data_cfg = cfg.get("data", {})
     (x, y), (tx, ty) = fashion_mnist(data_cfg.get("directory", "/usr/share/datasets/fashion-mnist"))
@@ -61,8 +61,7 @@ def main():
     auxiliaries = [m for m in model.modules() if hasattr(m, "logits")]
     weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
     others = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
-    opt = torch.optim.SGD([{"params": weights, "weight_decay": 2 * l2}, {"params": others, "weight_decay": 0}],
-                          lr=lr, momentum=momentum, nesterov=opt_cfg.get("nesterov", False))
+    opt = optimizer(opt_cfg, [{"params": weights, "weight_decay": 2 * l2}, {"params": others, "weight_decay": 0}])
     loss_fn = nn.CrossEntropyLoss()
     steps_per_epoch = len(x) // batch
     total = epochs * steps_per_epoch
@@ -86,6 +85,8 @@ def main():
             for a in auxiliaries:
                 loss = loss + a.weight * loss_fn(a.logits, y[idx])
             loss.backward()
+            if clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             opt.step()
             step += 1
         train_seconds += time.time() - t0
@@ -96,6 +97,20 @@ def main():
     print(json.dumps({"framework": f"pytorch {torch.__version__}", "threads": args.threads, "epochs": epochs,
                       "batch_size": batch, "images_per_sec": samples / train_seconds,
                       "test_accuracy": acc, "seconds": time.time() - start}))
+
+
+def optimizer(cfg, groups):
+    """The torch.optim twin of a Phalanx `train.optimizer` (Phalanx's defaults)."""
+    kind, lr, eps = cfg.get("kind", "sgd"), cfg.get("lr", 0.01), cfg.get("eps", 1e-8)
+    if kind == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=cfg.get("momentum", 0.0), nesterov=cfg.get("nesterov", False))
+    if kind == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=(cfg.get("beta1", 0.9), cfg.get("beta2", 0.999)), eps=eps)
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=lr, alpha=cfg.get("alpha", 0.99), eps=eps)
+    if kind == "adagrad":
+        return torch.optim.Adagrad(groups, lr=lr, eps=eps)
+    raise SystemExit(f"train_reference.py: the {kind} optimizer is not mirrored (sgd, adam, rmsprop, adagrad are)")
 
 
 def augment(xb, pad, flip):
