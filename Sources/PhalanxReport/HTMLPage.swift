@@ -96,7 +96,7 @@ struct HTMLPage {
     .meta{color:#555;margin:0 0 6px}nav{margin:0 0 10px;font-size:14px}nav a{color:#1f77b4;text-decoration:none}
     h2{font-size:20px;margin:26px 0 8px;border-bottom:1px solid #eee;padding-bottom:3px}
     figure{display:inline-block;margin:0 12px 12px 0;vertical-align:top;max-width:100%}
-    figure.plot{width:calc(50% - 14px)}figure.plot img{width:100%}
+    figure.plot{width:calc(50% - 20px)}figure.plot img{width:100%}
     figure img{max-width:100%;height:auto;border:1px solid #eee}
     figcaption{font-size:13px;color:#555}
     table{border-collapse:collapse;margin:6px 0 12px;font-size:14px}

@@ -36,7 +36,7 @@ public enum LabelledImageGrid {
         let line = BitmapFont.height(scale: s) + 4
         // Wide enough for the longest caption (up to 16 characters; longer ones are cut).
         let longest = min(16, items.map { max($0.predicted.count, $0.actual.count) }.max() ?? 0)
-        let cellWidth = max(w * zoom, BitmapFont.width(of: String(repeating: "m", count: longest), scale: s)) + pad
+        let cellWidth = max(w * zoom, longest * BitmapFont.advance * s) + pad
         let cellHeight = h * zoom + 2 * line + pad
         let cols = min(columns, items.count), rows = (items.count + cols - 1) / cols
         let top = pad + line + 4
