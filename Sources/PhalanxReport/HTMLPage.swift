@@ -46,9 +46,10 @@ struct HTMLPage {
     mutating func raw(_ html: String) { body += html + "\n" }
 
     /// A figure holding a PNG, with alternative text and a caption; a `plot` takes half the
-    /// page's width (two a row), other images their own size.
-    mutating func figure(png: [UInt8], alt: String, caption: String? = nil, plot: Bool = false) {
-        body += "<figure\(plot ? " class=\"plot\"" : "")><img src=\"\(Self.dataURI(png: png))\" alt=\"\(Self.escape(alt))\">"
+    /// page's width (two a row), other images their own size or `width` CSS pixels (pixelated).
+    mutating func figure(png: [UInt8], alt: String, caption: String? = nil, plot: Bool = false, width: Int? = nil) {
+        let size = width.map { " class=\"pixels\" style=\"width:\($0)px\"" } ?? ""
+        body += "<figure\(plot ? " class=\"plot\"" : "")><img src=\"\(Self.dataURI(png: png))\"\(size) alt=\"\(Self.escape(alt))\">"
         if let caption { body += "<figcaption>\(Self.escape(caption))</figcaption>" }
         body += "</figure>\n"
     }
@@ -97,7 +98,7 @@ struct HTMLPage {
     h2{font-size:20px;margin:26px 0 8px;border-bottom:1px solid #eee;padding-bottom:3px}
     figure{display:inline-block;margin:0 12px 12px 0;vertical-align:top;max-width:100%}
     figure.plot{width:calc(50% - 20px)}figure.plot img{width:100%}
-    figure img{max-width:100%;height:auto;border:1px solid #eee}
+    figure img{max-width:100%;height:auto;border:1px solid #eee}img.pixels{image-rendering:pixelated}
     figcaption{font-size:13px;color:#555}
     table{border-collapse:collapse;margin:6px 0 12px;font-size:14px}
     th,td{border:1px solid #ddd;padding:3px 8px}th{background:#f5f5f5;font-weight:600}td.num{text-align:right;\

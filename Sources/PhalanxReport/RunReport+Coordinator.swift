@@ -71,9 +71,14 @@ extension RunReport {
                    }, numeric: Set((keys.count + 1)...(keys.count + others.count + 2)))
         page.section("parameters", "\(metric) against each swept parameter")
         let finite = results.filter { $0.metric.isFinite }
+        var fixed: [String] = []
         for key in keys {
             let points = finite.compactMap { r in r.values[key].map { ($0, r.metric) } }
             guard !points.isEmpty else { continue }
+            if Set(points.map(\.0)).count == 1 {
+                fixed.append("\(key) = \(points[0].0)")  // one value: nothing to plot against
+                continue
+            }
             let numbers = points.compactMap { Double($0.0) }
             var xs: [Double], xLabel = key, caption = "\(metric) of each trial against \(key)"
             if numbers.count == points.count {
@@ -94,6 +99,9 @@ extension RunReport {
             let canvas = try ScatterPlot.render(points: matrix, title: "\(metric) against \(key)", xLabel: xLabel,
                                                 yLabel: metric, width: plotSize.width, height: plotSize.height)
             page.figure(png: try canvas.png(), alt: "\(metric) against \(key)", caption: caption, plot: true)
+        }
+        if !fixed.isEmpty {
+            page.paragraph("Every trial drew the same " + fixed.joined(separator: ", ") + ".", className: "note")
         }
         if let curves = try memberCurves(run, names: results.map(\.trial), metric: metric) {
             page.section("curves", "\(metric) of every trial")

@@ -14,8 +14,9 @@ extension RunReport {
 
     static let plotSize = (width: 760, height: 470)
 
-    /// The plots of `records`: a metric per plot, splits as series, then lr and throughput.
-    static func curves(_ records: [MetricRecord]) throws -> [Plot] {
+    /// The plots of `records`: a metric per plot, splits as series, then lr (unless it is
+    /// constant: then `constantRate` holds it) and throughput.
+    static func curves(_ records: [MetricRecord], constantRate: inout Double?) throws -> [Plot] {
         let splits = ["train", "validation", "test"]
         let bySplit = Dictionary(grouping: records, by: \.split)
         // Epochs on the x axis when each split has one record an epoch, else steps.
@@ -43,7 +44,9 @@ extension RunReport {
         }
         let train = bySplit["train"] ?? []
         let lr = train.compactMap { r in r.lr.map { (Double(r.step), $0) } }.filter { $0.1.isFinite }
-        if !lr.isEmpty {
+        if let first = lr.first, lr.allSatisfy({ $0.1 == first.1 }) {
+            constantRate = first.1  // a flat line says less than the number
+        } else if !lr.isEmpty {
             let canvas = try LinePlot.render(series: [("lr", lr.map(\.0), lr.map(\.1))], title: "learning rate",
                                              xLabel: "step", yLabel: "lr", width: plotSize.width, height: plotSize.height)
             plots.append(Plot(png: try canvas.png(), title: "learning rate",
@@ -62,14 +65,16 @@ extension RunReport {
 
     static func curvesSection(_ page: inout HTMLPage, records: [MetricRecord]) throws {
         page.section("curves", "Training curves")
-        let plots = try curves(records)
+        var constantRate: Double?
+        let plots = try curves(records, constantRate: &constantRate)
         if plots.isEmpty { page.paragraph("metrics.jsonl holds no finite figures to plot.", className: "note") }
         for p in plots { page.figure(png: p.png, alt: p.title, caption: p.caption, plot: true) }
+        if let lr = constantRate { page.paragraph("The learning rate was \(format(lr)) throughout.", className: "note") }
     }
 
     /// The sample grids the run wrote (`samples/epoch-NNN.png`): up to `maxCount`, evenly
     /// spaced, the first and the last always. A file that is not a PNG is an error naming it.
-    static func samplesSection(_ page: inout HTMLPage, run: URL, maxCount: Int) throws {
+    static func samplesSection(_ page: inout HTMLPage, run: URL, task: String?, maxCount: Int) throws {
         let files = RunFiles.sampleImages(in: run)
         guard !files.isEmpty, maxCount > 0 else { return }
         page.section("samples", "Images the run wrote")
@@ -79,14 +84,18 @@ extension RunReport {
                 : Array(Set((0..<maxCount).map { $0 * (files.count - 1) / (maxCount - 1) })).sorted()
         }
         page.paragraph("\(chosen.count) of the \(files.count) images in \(run.appendingPathComponent("samples").path)"
-            + " (the autoencoder's reconstructions under their inputs, the GAN's samples of fixed latents).",
+            + (task == "autoencoder" ? ": test images over their reconstructions, by epoch."
+                : task == "gan" ? ": the generator's samples of the same fixed latents, by epoch." : "."),
             className: "note")
         for k in chosen {
             let bytes = try DurableFile.readAll(files[k])  // a CheckpointError naming the file
             guard bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else {
                 throw ReportError(file: files[k].path, "not a PNG file (no PNG signature)")
             }
-            page.figure(png: bytes, alt: files[k].lastPathComponent, caption: "samples/" + files[k].lastPathComponent)
+            // Small grids drawn twice their size, pixels kept square.
+            let width = bytes.count >= 24 ? (16..<20).reduce(0) { $0 << 8 | Int(bytes[$1]) } : 0
+            page.figure(png: bytes, alt: files[k].lastPathComponent, caption: "samples/" + files[k].lastPathComponent,
+                        width: width > 0 && width <= 400 ? 2 * width : nil)
         }
     }
 }

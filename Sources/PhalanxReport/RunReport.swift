@@ -76,7 +76,7 @@ public enum RunReport {
                     + "no confusion matrix or misclassified examples.", className: "note")
             }
         }
-        try samplesSection(&page, run: run, maxCount: options.maxSamples)
+        try samplesSection(&page, run: run, task: task, maxCount: options.maxSamples)
         return page.html(subtitle: subtitle(records: records, summary: summary, task: task, run: run))
     }
 
