@@ -30,7 +30,14 @@ extension RunReport {
 
     static func classificationSections(_ page: inout HTMLPage, checkpoint: URL, summary: RunSummary?,
                                        options: Options) throws {
-        let pass = try testPass(checkpoint, batchSize: options.batchSize)
+        let pass: TestPass
+        do {
+            pass = try testPass(checkpoint, batchSize: options.batchSize)
+        } catch {
+            // The cause names its file (trainer.json, model.safetensors, the data); say what to do.
+            throw ReportError(file: checkpoint.path, "cannot evaluate it on the test split: \(error) "
+                + "(--no-evaluation writes the page without the test pass)")
+        }
         let cm = pass.confusion, names = pass.classNames
         page.section("confusion", "Confusion matrix (test split)")
         var note = "\(checkpoint.lastPathComponent) (step \(pass.step)) on the \(cm.total) test samples: accuracy "

@@ -19,7 +19,7 @@ struct Report: ParsableCommand {
     @Argument(help: "A run directory (holding metrics.jsonl), an ensemble's or a sweep's.")
     var directory: String
 
-    @Option(name: .shortAndLong, help: "Where to write the page (default: RUN/report.html).")
+    @Option(name: .shortAndLong, help: "Where to write the page (default: <directory>/report.html).")
     var output: String?
 
     @Option(help: "Misclassified test examples to show (the most confident mistakes).")
