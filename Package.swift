@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "PhalanxTraining", targets: ["PhalanxTraining"]),
         .library(name: "PhalanxCoordinator", targets: ["PhalanxCoordinator"]),
         .library(name: "PhalanxAnalysis", targets: ["PhalanxAnalysis"]),
+        .library(name: "PhalanxReport", targets: ["PhalanxReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,9 +45,13 @@ let package = Package(
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining",
             .product(name: "Yams", package: "Yams"),
         ]),
+        // `phalanx report`: an HTML page of a run's curves, test-split confusion matrix and mistakes.
+        .target(name: "PhalanxReport", dependencies: [
+            "PhalanxCore", "PhalanxData", "PhalanxAnalysis", "PhalanxTraining", "PhalanxCoordinator",
+        ]),
         .executableTarget(name: "phalanx", dependencies: [
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",
-            "PhalanxAnalysis",
+            "PhalanxAnalysis", "PhalanxReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Generated data for the tests and the MPI checks.
@@ -65,6 +70,9 @@ let package = Package(
         .testTarget(name: "PhalanxDataTests", dependencies: ["PhalanxData", "PhalanxCore", "CZlib", "CJPEG"]),
         .testTarget(name: "PhalanxTrainingTests", dependencies: [
             "PhalanxTraining", "PhalanxNN", "PhalanxData", "PhalanxCore", "PhalanxDistributed", "PhalanxTestSupport",
+        ]),
+        .testTarget(name: "PhalanxReportTests", dependencies: [
+            "PhalanxReport", "PhalanxTraining", "PhalanxCoordinator", "PhalanxCore", "PhalanxTestSupport",
         ]),
         .testTarget(name: "PhalanxAnalysisTests", dependencies: ["PhalanxAnalysis", "PhalanxCore", "PhalanxDistributed"]),
         .testTarget(name: "PhalanxCoordinatorTests", dependencies: [

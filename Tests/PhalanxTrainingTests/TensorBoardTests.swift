@@ -56,6 +56,7 @@ private struct ReadEvent {
     var fileVersion: String?
     var scalars: [(tag: String, value: Float)] = []
     var images: [(tag: String, height: Int, width: Int, colorspace: Int, png: [UInt8])] = []
+    var histograms: [(tag: String, fields: [(field: Int, value: Wire)])] = []
 
     init(_ data: [UInt8]) throws {
         let f = try fields(data)
@@ -72,6 +73,7 @@ private struct ReadEvent {
                 func int(_ n: Int) -> Int { if case .varint(let x)? = first(i, n) { Int(x) } else { -1 } }
                 images.append((tag, int(1), int(2), int(3), bytesOf(first(i, 4)) ?? []))
             }
+            if let histo = bytesOf(first(v, 5)) { histograms.append((tag, try fields(histo))) }
         }
     }
 }
@@ -156,6 +158,51 @@ private func scalarsOfEvents(_ directory: URL) throws -> [String] {
         #expect(image.step == 9 && image.scalars.isEmpty && image.images.count == 1)
         let i = try #require(image.images.first)
         #expect(i.tag == "samples" && i.height == 20 && i.width == 30 && i.colorspace == 1 && i.png == png)
+    }
+
+    @Test func histogramsOfKnownValuesAndTheirFields() throws {
+        let values: [Float] = [0, 1, 2, 3, 4, .nan]
+        let h = try #require(values.withUnsafeBufferPointer { Histogram($0, bucketCount: 4) })
+        #expect(h.min == 0 && h.max == 4 && h.count == 5 && h.sum == 10 && h.sumOfSquares == 30)
+        // Bucket k holds (limit[k-1], limit[k]]; the first also its left edge, the minimum.
+        #expect(h.bucketLimits == [1, 2, 3, 4] && h.buckets == [2, 1, 1, 1])
+        let same: [Float] = [5, 5]
+        let flat = try #require(same.withUnsafeBufferPointer { Histogram($0) })
+        #expect(flat.bucketLimits == [5] && flat.buckets == [2])
+        let none: [Float] = [.nan]
+        #expect(none.withUnsafeBufferPointer { Histogram($0) } == nil)
+
+        let event = try ReadEvent(EventMessage.histogram(h, tag: "weights/fc.weight", step: 7, wallTime: 1))
+        let (tag, f) = try #require(event.histograms.first)
+        #expect(event.step == 7 && tag == "weights/fc.weight")
+        func double(_ n: Int) -> Double? { if case .fixed64(let bits)? = first(f, n) { Double(bitPattern: bits) } else { nil } }
+        func packed(_ n: Int) -> [Double] {
+            let b = bytesOf(first(f, n)) ?? []
+            return stride(from: 0, to: b.count, by: 8).map { i in
+                Double(bitPattern: (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[i + $1]) << UInt64(8 * $1) })
+            }
+        }
+        #expect(double(1) == 0 && double(2) == 4 && double(3) == 5 && double(4) == 10 && double(5) == 30)
+        #expect(packed(6) == [1, 2, 3, 4] && packed(7) == [2, 1, 1, 1])
+    }
+
+    @Test func aClassifierRunAddsMisclassifiedExamplesAndHistograms() throws {
+        let data = TinyData()
+        defer { data.cleanUp() }
+        // A learning rate too small to learn anything in two epochs: mistakes every epoch.
+        try Trainer(try ConfigLoader.load(yaml: data.config(name: "hist", extra: "logging: {histograms: true}"),
+                                          overrides: ["train.optimizer.lr=0.00001"]), options: quiet()).run()
+        let run = URL(fileURLWithPath: "\(data.directory)/runs/hist")
+        let events = try TensorBoardLog.eventFiles(in: run.appendingPathComponent("tb")).flatMap { try readEvents($0) }
+        let validation = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).filter { $0.split == "validation" }
+        let images = events.flatMap { e in e.images.map { (e.step, $0) } }
+        #expect(images.map { Int($0.0) } == validation.map(\.step) && images.allSatisfy { $0.1.tag == "misclassified" })
+        #expect(images.allSatisfy { $0.1.colorspace == 3 && $0.1.png.starts(with: [0x89, 0x50, 0x4E, 0x47]) })
+        let histograms = events.flatMap { e in e.histograms.map { (e.step, $0.tag) } }
+        // conv1, bn1 and fc: weight and bias each, and their gradients, once an epoch.
+        let tags = Set(histograms.map(\.1))
+        #expect(tags.count == 12 && tags.contains("weights/conv1.weight") && tags.contains("gradients/fc.bias"))
+        #expect(histograms.count == 12 * validation.count)
     }
 
     @Test func aRunsEventFileHoldsEveryNumberOfMetricsJSONL() throws {

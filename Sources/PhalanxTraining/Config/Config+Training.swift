@@ -210,14 +210,18 @@ public struct LoggingConfig: Codable, Equatable, Sendable {
     /// Write `<run>/tb/events.out.tfevents.*` for TensorBoard: every metric as a scalar,
     /// sample grids as images.
     public var tensorboard: Bool
+    /// Also put a histogram of every parameter and of its last gradient in the event
+    /// file each epoch (`weights/<name>`, `gradients/<name>`).
+    public var histograms: Bool
 
-    enum CodingKeys: String, CodingKey { case tensorboard }
+    enum CodingKeys: String, CodingKey { case tensorboard, histograms }
 
-    public init() { tensorboard = true }
+    public init() { (tensorboard, histograms) = (true, false) }
 
     public init(from decoder: Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         tensorboard = try c.decodeIfPresent(Bool.self, forKey: .tensorboard) ?? tensorboard
+        histograms = try c.decodeIfPresent(Bool.self, forKey: .histograms) ?? histograms
     }
 }

@@ -42,3 +42,23 @@ public enum Evaluation {
                                 count: count, lossSum: lossSum, correct: correct)
     }
 }
+
+extension Evaluation {
+    /// The predicted class of each sample of `dataset` (the largest output) and its softmax
+    /// probability, in evaluation mode: what confusion matrices and the pictures of
+    /// misclassified examples are made of.
+    public static func predictions(_ model: Layer, on dataset: Dataset, normalization: NormalizationStats?,
+                                   batchSize: Int = 500) throws -> (classes: [Int], confidence: [Float]) {
+        let p = try LoadedModel.probabilities(model, on: dataset, normalization: normalization,
+                                              batchSize: max(1, min(batchSize, dataset.count)))
+        let k = dataset.classCount
+        var classes = [Int](repeating: 0, count: dataset.count), confidence = [Float](repeating: 0, count: dataset.count)
+        for i in 0..<dataset.count {
+            let row = p.data + i * k
+            var best = 0
+            for j in 1..<max(k, 1) where row[j] > row[best] { best = j }
+            (classes[i], confidence[i]) = (best, row[best])
+        }
+        return (classes, confidence)
+    }
+}

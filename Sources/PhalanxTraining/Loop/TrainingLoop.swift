@@ -260,6 +260,7 @@ public final class TrainingLoop<Task: TrainingTask> {
             }
             try task.epochEvaluated(epoch)
             for image in context.images.take() { tensorBoard?.add(image, step: state.step) }
+            if config.logging.histograms { tensorBoard?.addHistograms(of: model.parameters, step: state.step) }
             try tensorBoard?.flush()
             state.elapsed = now()
             progress.say(line + String(format: "  [%@]", ProgressReporter.clock(state.elapsed)))

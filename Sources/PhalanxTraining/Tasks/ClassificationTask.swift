@@ -3,6 +3,7 @@
 // targets), auxiliary classifiers, shuffled sharded batches with augmentation, sharded
 // exact evaluation of loss and accuracy.
 import Foundation
+import PhalanxAnalysis
 import PhalanxCore
 import PhalanxData
 import PhalanxDistributed
@@ -108,6 +109,25 @@ public final class ClassificationTask: TrainingTask {
         let count = max(s[2], 1)
         return ["loss": s[0] / count, "accuracy": s[1] / count]
     }
+
+    /// With TensorBoard on, rank 0 adds the most confident mistakes among the first
+    /// `misclassifiedPool` test images as an image (`misclassified`) each epoch: one
+    /// evaluation pass over them, a few tenths of a second for LeNet.
+    public func epochEvaluated(_ epoch: Int) throws {
+        guard context.isRoot, context.config.logging.tensorboard, data.test.count > 0 else { return }
+        let pool = data.test.subset(Array(0..<min(data.test.count, Self.misclassifiedPool)))
+        let (predicted, confidence) = try Evaluation.predictions(network, on: pool, normalization: data.normalization)
+        let wrong = pool.labels.indices.filter { predicted[$0] != Int(pool.labels[$0]) }
+            .sorted { confidence[$0] > confidence[$1] }.prefix(Self.misclassifiedShown)
+        let names = ClassNames.of(context.config, count: classes)
+        let items = wrong.map {
+            LabelledImageGrid.Item(index: $0, predicted: names[predicted[$0]], actual: names[Int(pool.labels[$0])])
+        }
+        guard let canvas = LabelledImageGrid.render(images: pool.images, items: items) else { return }
+        try context.images.add(tag: "misclassified", png: try canvas.png())
+    }
+
+    static let misclassifiedPool = 1000, misclassifiedShown = 24
 
     /// Inside an epoch (a signal's checkpoint) the sampler stands after the last batch trained.
     public func savedState() -> State { State(sampler: epochs.position, normalization: data.normalization) }

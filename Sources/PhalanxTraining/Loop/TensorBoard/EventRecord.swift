@@ -8,14 +8,17 @@
 //
 //     Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
 //     Summary { repeated Value value = 1; }
-//     Value   { string tag = 1; float simple_value = 2; Image image = 4; }
+//     Value   { string tag = 1; float simple_value = 2; Image image = 4; HistogramProto histo = 5; }
 //     Image   { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
+//     HistogramProto { double min = 1; double max = 2; double num = 3; double sum = 4;
+//                      double sum_squares = 5; repeated double bucket_limit = 6 [packed];
+//                      repeated double bucket = 7 [packed]; }
 //
 // Why not swift-protobuf: these ten fields need four wire encodings (varint, 64-bit,
 // 32-bit, length-delimited) — some 60 lines here — while swift-protobuf would add a
 // package dependency, its code generator (slow to build) and generated files for
 // event.proto, summary.proto and everything they import (tensor, histogram, graph…).
-// Left out: histograms, tensors, audio, graphs, summary metadata (plugins).
+// Left out: tensors, audio, graphs, summary metadata (plugins).
 
 /// Encodes protocol-buffer fields into bytes (proto3 wire format).
 struct ProtobufWriter {
@@ -41,6 +44,14 @@ struct ProtobufWriter {
     mutating func float(_ field: Int, _ value: Float) {
         key(field, 5)
         withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// A packed `repeated double` (proto3's default for repeated scalars).
+    mutating func packedDoubles(_ field: Int, _ values: [Double]) {
+        var packed: [UInt8] = []
+        packed.reserveCapacity(8 * values.count)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { packed.append(contentsOf: $0) } }
+        bytes(field, packed)
     }
 
     mutating func bytes(_ field: Int, _ value: [UInt8]) { key(field, 2); varint(UInt64(value.count)); bytes += value }
@@ -97,6 +108,24 @@ enum EventMessage {
                     i.int(2, Int64(image.width))
                     i.int(3, Int64(image.colorspace))
                     i.bytes(4, image.png)
+                }
+            }
+        }
+    }
+
+    /// One event whose summary holds a histogram under `tag`.
+    static func histogram(_ h: Histogram, tag: String, step: Int, wallTime: Double) -> [UInt8] {
+        event(step: step, wallTime: wallTime) { summary in
+            summary.message(1) { v in
+                v.string(1, tag)
+                v.message(5) { p in
+                    p.double(1, h.min)
+                    p.double(2, h.max)
+                    p.double(3, Double(h.count))
+                    p.double(4, h.sum)
+                    p.double(5, h.sumOfSquares)
+                    p.packedDoubles(6, h.bucketLimits)
+                    p.packedDoubles(7, h.buckets)
                 }
             }
         }

@@ -3,12 +3,14 @@
 //
 // Each metric record becomes one event whose summary holds a scalar per number
 // (`train/loss`, `validation/accuracy`, `lr`, `train/samples_per_sec`), and each image a
-// task shows (sample grids) one event with a PNG. Events are kept in memory and written
+// task shows (sample grids, misclassified examples) one event with a PNG; with
+// `logging.histograms`, each epoch adds a histogram of every parameter and its gradient. Events are kept in memory and written
 // when the loop flushes (each epoch and at the end). A resumed run starts a new file —
 // TensorBoard merges the files of a directory — after dropping from the earlier files
 // the events past the checkpoint it resumes from, as metrics.jsonl drops its lines.
 import Foundation
 import Glibc
+import PhalanxNN
 
 /// Writes one run's TensorBoard event file (rank 0).
 public final class TensorBoardLog {
@@ -60,6 +62,24 @@ public final class TensorBoardLog {
     /// Adds an image at `step`.
     public func add(_ image: EventImage, step: Int) {
         pending += TFRecord.frame(EventMessage.image(image, step: step, wallTime: Date().timeIntervalSince1970))
+    }
+
+    /// Adds a histogram under `tag` at `step`.
+    public func add(_ histogram: Histogram, tag: String, step: Int) {
+        pending += TFRecord.frame(EventMessage.histogram(histogram, tag: tag, step: step,
+                                                         wallTime: Date().timeIntervalSince1970))
+    }
+
+    /// Adds `weights/<name>` and `gradients/<name>` histograms of every trainable parameter at `step`.
+    public func addHistograms(of parameters: [Parameter], step: Int) {
+        for p in parameters {
+            if let h = Histogram(UnsafeBufferPointer(start: p.value.data, count: p.count)) {
+                add(h, tag: "weights/\(p.name)", step: step)
+            }
+            if p.requiresGrad, let h = Histogram(UnsafeBufferPointer(start: p.gradient.data, count: p.count)) {
+                add(h, tag: "gradients/\(p.name)", step: step)
+            }
+        }
     }
 
     /// Writes what was added since the last flush; a failed write (a full disk) is an
