@@ -1,5 +1,7 @@
 import ArgumentParser
+import CBLAS
 import Foundation
+import PhalanxAnalysis
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +32,12 @@ extension Bench {
         @Option(help: "Override Conv2D.gemmSliceLimit (multiply-adds per GEMM slice; 0: no slicing).")
         var gemmSliceLimit: Int?
 
+        @Flag(help: "Check every BLAS/LAPACK routine Phalanx calls under each OpenBLAS kernel set this CPU can run, against a Double reference, cache the verdicts and choose the fastest set that passes (done once automatically).")
+        var selfCheck = false
+
+        @Flag(help: .hidden)
+        var selfCheckChild = false
+
         func validate() throws {
             guard let t = threadCounts, !t.isEmpty, t.allSatisfy({ $0 > 0 }) else {
                 throw ValidationError("--threads must be positive integers separated by commas, got '\(threads)'")
@@ -45,6 +53,19 @@ extension Bench {
         }
 
         func run() throws {
+            if selfCheckChild {
+                let encoder = JSONEncoder()
+                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                FileHandle.standardOutput.write(try encoder.encode(BLASSelfCheck.run()))
+                return
+            }
+            if selfCheck {
+                print("machine: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) cores; \(String(cString: openblas_get_config()))")
+                print("BLAS self-check: every routine and shape class Phalanx calls, per kernel set, against Double (worst error as a fraction of the rounding bound)")
+                let record = BLASChoice.check(verbose: true)
+                print("chosen: \(record.chosen == "default" ? "OpenBLAS's default" : "OPENBLAS_CORETYPE=\(record.chosen)") — cached in \(BLASChoice.cacheURL.path)")
+                return
+            }
             runKernelBenchmark(KernelBenchSettings(threads: threadCounts!, repeats: repeats,
                                                    minSeconds: seconds, tileFloats: tileFloats,
                                                    gemmSliceLimit: gemmSliceLimit))

@@ -64,7 +64,7 @@ func runKernelBenchmark(_ s: KernelBenchSettings) {
     #if DEBUG
     print("WARNING: debug build; figures are meaningless. Use swift run -c release phalanx bench kernels")
     #endif
-    print("machine: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) cores; \(String(cString: openblas_get_config())) (kernels: \(BLAS.coreName))")
+    print("machine: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) cores; \(String(cString: openblas_get_config())) (kernels: \(BLAS.coreName); \(BLASChoice.provenance))")
     if let better = BLAS.suggestedCoreType {
         print("NOTE: OpenBLAS chose its \(BLAS.coreName) kernels for this CPU; OPENBLAS_CORETYPE=\(better) selects faster ones")
     }
@@ -142,7 +142,7 @@ func convGFLOPS(_ c: ConvBenchCase, _ s: KernelBenchSettings)
     return ((f / fwd.median, f / fwd.best), (3 * f / full.median, 3 * f / full.best))
 }
 
-private func cpuModel() -> String {
+func cpuModel() -> String {
     let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
     let line = info.split(separator: "\n").first { $0.hasPrefix("model name") }
     return line.map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"

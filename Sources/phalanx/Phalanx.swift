@@ -17,6 +17,13 @@ struct Phalanx: ParsableCommand {
         """,
         subcommands: [Train.self, Evaluate.self, Inspect.self, Generate.self, Analyze.self, Ensemble.self, Aggregate.self, Sweep.self, Report.self, Bench.self]
     )
+
+    /// Runs under the self-checked OpenBLAS kernels (re-starting once if they differ
+    /// from those loaded), then the command.
+    static func main() {
+        BLASChoice.apply()
+        main(nil)
+    }
 }
 
 /// Runs `body`, printing a user-facing error as one line on standard error and
@@ -41,12 +48,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-/// Says on standard error when OpenBLAS runs older kernels than the CPU supports
-/// (launch/blas-env sets OPENBLAS_CORETYPE for the launch scripts; a bare binary may not have it).
+/// Says on standard error when OpenBLAS runs older kernels than the CPU supports and no
+/// self-check chose them (BLASChoice).
 func warnAboutSlowBLAS() {
-    guard let better = BLAS.suggestedCoreType else { return }
+    guard let better = BLAS.suggestedCoreType, BLASChoice.load() == nil else { return }
     FileHandle.standardError.write(Data(("phalanx: note: OpenBLAS chose its \(BLAS.coreName) kernels for this CPU; "
-        + "export OPENBLAS_CORETYPE=\(better) for faster ones (launch/train does this)\n").utf8))
+        + "`phalanx bench kernels --self-check` checks \(better) and the other sets and keeps the fastest correct one\n").utf8))
 }
 
 /// Runs `body` on one rank of `world`. In a world of several ranks an error ends the
