@@ -49,6 +49,7 @@ extension ONNXExport {
             model.nodes.append(ONNXNode(op, inputs: [v.name] + inputs, outputs: [y, yh], name: name, attributes: [
                 ("hidden_size", .int(H)), ("direction", .string(l.bidirectional ? "bidirectional" : "forward"))]))
             finalHidden = Value(name: yh, shape: [D, 1, H])
+            guard index < l.layers - 1 || l.returnSequences else { break }
             let joined = node("Transpose", [y], path: at + "/steps", shape: [T, 1, D, H], ["perm": .ints([0, 2, 1, 3])])
             let flat = constant(at + ".steps_shape", dims: [3], int64: [0, 0, -1])
             v = node("Reshape", [joined.name, flat], path: at + "/features", shape: [T, 1, D * H])
