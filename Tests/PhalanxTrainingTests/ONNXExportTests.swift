@@ -83,7 +83,36 @@ private struct DecodedModel {
 
 private struct DecodeFailure: Error {}
 
-@Suite struct ONNXExportTests {
+@Suite(.serialized) struct ONNXExportTests {
+    @Test func aTrainedCheckpointExportsWithItsNormalisation() throws {
+        let data = TinyData()
+        defer { data.cleanUp() }
+        var options = TrainOptions()
+        options.quiet = true
+        let loaded = try ConfigLoader.load(yaml: data.config(), overrides: ["train.epochs=1"])
+        let checkpoint = URL(fileURLWithPath: try Trainer(loaded, options: options).run().checkpoint)
+        let export = try ONNXExport.checkpoint(checkpoint)
+        let file = URL(fileURLWithPath: data.directory).appendingPathComponent("tiny.onnx")
+        try export.write(to: file)
+        let d = try DecodedModel(Array(try Data(contentsOf: file)))
+        #expect(d.nodes.map(\.op) == ["Sub", "Mul", "Conv", "BatchNormalization", "Relu", "MaxPool", "Flatten", "Gemm"])
+        let model = try LoadedModel(checkpoint)
+        let stats = try #require(model.normalization)
+        #expect(d.floats("normalization.shift") == stats.shift && d.floats("normalization.scale") == stats.scale)
+        #expect(d.floats("fc.weight") == model.state.entries["fc.weight"]?.tensor.scalars)
+        #expect(export.inputDescription.contains("float32 [N, 1, 8, 8]") && export.removed.count == 1)
+        // The logits `evaluate --logits` writes are what the probabilities come from.
+        let test = try model.dataset("test", of: try model.data())
+        let logits = try model.logits(on: test, batchSize: 7)
+        let p = Tensor(shape: logits.shape)
+        softmaxProbabilities(logits, into: p)
+        let probabilities = try model.probabilities(on: test, batchSize: 7)
+        #expect(logits.shape == [60, 3] && p.scalars == probabilities.scalars)
+        #expect { try export.write(to: URL(fileURLWithPath: "\(data.directory)/missing/tiny.onnx")) } throws: {
+            "\($0)".hasPrefix("\(data.directory)/missing/tiny.onnx: cannot write the ONNX model")
+        }
+    }
+
     @Test func writerBytesAreTheWireFormatAndReadBack() throws {
         var w = ProtobufWriter()
         w.int(1, 300)          // key 0x08, varint 300 = AC 02
