@@ -48,7 +48,8 @@ public struct ONNXExport {
     public static func model(of network: Layer, inputShape: [Int], normalization: NormalizationStats?,
                              inputName: String = "input", outputName: String = "logits") throws -> ONNXExport {
         var e = ONNXExport()
-        e.usedNames = [inputName, outputName]
+        // State-dict names are the initializers' names: no node may take one.
+        e.usedNames = Set([inputName, outputName] + network.parameters.map(\.name) + network.buffers.map(\.name))
         var x = Value(name: inputName, shape: [1] + inputShape)
         if let n = normalization, n.method != .none {
             guard n.channels == inputShape.first else {
@@ -246,8 +247,6 @@ public struct ONNXExport {
     private mutating func addBuffer(_ b: Buffer) { addTensor(b.name, b.value) }
 
     private mutating func addTensor(_ name: String, _ t: Tensor) {
-        precondition(!usedNames.contains(name), "ONNX export: tensor name \(name) used twice")
-        usedNames.insert(name)
         model.initializers.append(ONNXTensor(name: name, dims: t.shape,
                                              values: .float(Array(UnsafeBufferPointer(start: t.data, count: t.count)))))
     }
