@@ -8,9 +8,10 @@ struct Export: ParsableCommand {
         abstract: "Write a classifier checkpoint as an ONNX model (opset 17).",
         discussion: """
         Example: phalanx export --format onnx runs/fashion-lenet/checkpoints/latest --output lenet.onnx
-        The model reads float32 [N, C, H, W] pixel values as the data files hold them (0-255 for
-        Fashion-MNIST): the run's normalisation is the graph's first two nodes. Its output 'logits' is
-        what `phalanx evaluate --logits` writes. Dropout and auxiliary heads (training only) are left
+
+        The model reads float32 [N, C, H, W] pixel values as the data files hold them (0-255 for \
+        Fashion-MNIST): the run's normalisation is the graph's first two nodes. Its output 'logits' is \
+        what `phalanx evaluate --logits` writes. Dropout and auxiliary heads (training only) are left \
         out; a layer ONNX cannot express the same way is an error that names it.
         """)
 
