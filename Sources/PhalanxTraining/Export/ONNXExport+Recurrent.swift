@@ -66,16 +66,15 @@ extension ONNXExport {
     /// The W, R, B (and P) initializers of one layer; returns the node's inputs after X.
     private mutating func recurrentWeights(_ directions: [RecurrentWeights], cell: RecurrentCell, path: String,
                                            hidden H: Int) -> [String] {
-        func values(_ p: Parameter) -> [Float] { Array(UnsafeBufferPointer(start: p.value.data, count: p.count)) }
         let gates = cell == .lstm ? Self.lstmGateOrder : [0]
-        func reordered(_ p: Parameter) -> [Float] { Self.reorderBlocks(values(p), order: gates) }
+        func reordered(_ p: Parameter) -> [Float] { Self.reorderBlocks(p.value.scalars, order: gates) }
         let G = gates.count * H, input = directions[0].weightIH.value.shape[1], D = directions.count
         let w = constant(path + ".W", dims: [D, G, input], directions.flatMap { reordered($0.weightIH) })
         let r = constant(path + ".R", dims: [D, G, H], directions.flatMap { reordered($0.weightHH) })
         let b = constant(path + ".B", dims: [D, 2 * G], directions.flatMap { reordered($0.biasIH) + reordered($0.biasHH) })
         let peepholes = directions.compactMap(\.peephole)
         guard !peepholes.isEmpty else { return [w, r, b] }
-        let p = constant(path + ".P", dims: [D, 3 * H], peepholes.flatMap { Self.reorderBlocks(values($0), order: Self.peepholeOrder) })
+        let p = constant(path + ".P", dims: [D, 3 * H], peepholes.flatMap { Self.reorderBlocks($0.value.scalars, order: Self.peepholeOrder) })
         // Inputs 4–6 (sequence_lens, initial_h, initial_c) are absent.
         return [w, r, b, "", "", "", p]
     }

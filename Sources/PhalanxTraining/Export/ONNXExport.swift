@@ -174,8 +174,7 @@ public struct ONNXExport {
         case let p as PReLU:
             // The slope broadcasts from the right: [C, 1, …] against [N, C, …], or one value.
             let dims = p.numParameters == 1 ? [1] : [p.numParameters] + Array(repeating: 1, count: x.shape.count - 2)
-            let slope = constant(p.weight.name, dims: dims, Array(UnsafeBufferPointer(start: p.weight.value.data,
-                                                                                       count: p.weight.count)))
+            let slope = constant(p.weight.name, dims: dims, p.weight.value.scalars)
             return node("PRelu", [x.name, slope], path: path, shape: shape)
         case let u as Upsample:
             let f = Float(u.factor)
@@ -248,7 +247,7 @@ public struct ONNXExport {
 
     private mutating func addTensor(_ name: String, _ t: Tensor) {
         model.initializers.append(ONNXTensor(name: name, dims: t.shape,
-                                             values: .float(Array(UnsafeBufferPointer(start: t.data, count: t.count)))))
+                                             values: .float(t.scalars)))
     }
 
     mutating func unique(_ base: String) -> String {
@@ -270,7 +269,7 @@ public struct ONNXExport {
     /// The row-major transpose of a `rows × columns` matrix.
     static func transposed(_ t: Tensor, rows: Int, columns: Int) -> [Float] {
         var out = [Float](repeating: 0, count: rows * columns)
-        for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = t.data[r * columns + c] } }
+        out.withUnsafeMutableBufferPointer { BLAS.transpose(rows: rows, cols: columns, t.data, $0.baseAddress!) }
         return out
     }
 }
