@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PhalanxData
 import PhalanxTraining
 
 /// `phalanx evaluate`: accuracy of a saved checkpoint on a split.
@@ -20,6 +21,10 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a line of text.")
     var json = false
 
+    @Option(help: ArgumentHelp("Also write the classifier's outputs on the split, in order, as float32 [N, K] .npy.",
+                               valueName: "file.npy"))
+    var logits: String?
+
     func validate() throws {
         guard ["test", "validation", "train"].contains(split) else {
             throw ValidationError("--split must be test, validation or train, got '\(split)'")
@@ -30,11 +35,20 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let url = URL(fileURLWithPath: checkpoint).resolvingSymlinksInPath()
-            let report = try TaskRegistry.kind(ofCheckpoint: url)
-                .evaluate(checkpoint: url, EvaluationRequest(split: split, batchSize: batchSize))
+            let kind = try TaskRegistry.kind(ofCheckpoint: url)
+            if logits != nil && kind.name != "classification" {
+                throw ValidationError("--logits takes a classifier checkpoint; \(url.path) is a \(kind.name) checkpoint")
+            }
+            let report = try kind.evaluate(checkpoint: url, EvaluationRequest(split: split, batchSize: batchSize))
             var object: [String: Any] = ["checkpoint": url.path]
             for (k, v) in report.values { object[k] = v.rounded() == v && abs(v) < 1e15 ? Int(v) as Any : v }
             for (k, v) in report.labels { object[k] = v }
+            if let logits {
+                let model = try LoadedModel(url)
+                let dataset = try model.dataset(split, of: try model.data())
+                try NumPy.write(try model.logits(on: dataset, batchSize: min(batchSize, max(dataset.count, 1))), to: logits)
+                object["logits"] = logits
+            }
             emit(object, report.line)
         }
     }

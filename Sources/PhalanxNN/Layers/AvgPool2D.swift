@@ -9,7 +9,8 @@ import PhalanxCore
 /// Average pooling over NCHW tensors.
 public final class AvgPool2D: Layer {
     public let kind = "AvgPool2D"
-    let window: PoolWindow
+    /// Kernel, stride and padding.
+    public let window: PoolWindow
     private var inputShape: [Int] = []
     private var output: Tensor?
     private var inputGradient: Tensor?

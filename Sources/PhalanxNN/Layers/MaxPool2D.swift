@@ -7,10 +7,10 @@
 import PhalanxCore
 
 /// Kernel, stride and padding of a pooling window, checked once at construction.
-struct PoolWindow {
-    let kernelH: Int, kernelW: Int
-    let strideH: Int, strideW: Int
-    let padH: Int, padW: Int
+public struct PoolWindow: Sendable {
+    public let kernelH: Int, kernelW: Int
+    public let strideH: Int, strideW: Int
+    public let padH: Int, padW: Int
 
     /// Throws unless sizes are positive and 0 ≤ padding ≤ kernel/2 (as PyTorch asks,
     /// so that every window holds a real pixel). `stride` defaults to `kernel`.
@@ -50,7 +50,8 @@ struct PoolWindow {
 /// Max pooling over NCHW tensors.
 public final class MaxPool2D: Layer {
     public let kind = "MaxPool2D"
-    let window: PoolWindow
+    /// Kernel, stride and padding.
+    public let window: PoolWindow
     private var input: Tensor?
     private var output: Tensor?
     private var inputGradient: Tensor?

@@ -17,15 +17,7 @@ public enum CheckpointEvaluation {
         let model = try LoadedModel(checkpoint)
         let data = try model.data()
         let kind = model.lossKind
-        let fail = LoadedModel.fail(checkpoint)
-        let dataset: PhalanxData.Dataset
-        switch split {
-        case "validation":
-            guard let v = data.validation else { throw fail("data.validation", "this run held out no validation split") }
-            dataset = v
-        case "train": dataset = data.train
-        default: dataset = data.test
-        }
+        let dataset = try model.dataset(split, of: data)
         // A batch larger than the split would only allocate memory it never fills.
         let r = try Evaluation.run(model.network, on: dataset, normalization: data.normalization,
                                    loss: kind.makeLoss(), kind: kind, batchSize: max(1, min(batchSize, dataset.count)))

@@ -46,17 +46,44 @@ public struct LoadedModel {
         return LossKind(rawValue: t.loss == "softmax_cross_entropy" ? "cross_entropy" : t.loss) ?? .crossEntropy
     }
 
+    /// The split `test`, `validation` or `train` of this model's data (raw pixels), or an
+    /// error naming the key when the run held out no validation split.
+    public func dataset(_ split: String, of data: TrainingData) throws -> Dataset {
+        switch split {
+        case "validation":
+            guard let v = data.validation else {
+                throw LoadedModel.fail(checkpoint)("data.validation", "this run held out no validation split")
+            }
+            return v
+        case "train": return data.train
+        default: return data.test
+        }
+    }
+
     /// Class probabilities (softmax of the outputs) `[N, K]` over `dataset`, in evaluation mode.
     public func probabilities(on dataset: Dataset, batchSize: Int = 500) throws -> Tensor {
         try Self.probabilities(network, on: dataset, normalization: normalization, batchSize: batchSize)
     }
 
+    /// The network's outputs (logits) `[N, K]` over `dataset`, in evaluation mode.
+    public func logits(on dataset: Dataset, batchSize: Int = 500) throws -> Tensor {
+        try Self.logits(network, on: dataset, normalization: normalization, batchSize: batchSize)
+    }
+
     /// Class probabilities of `model` over `dataset`, `[N, K]`.
     public static func probabilities(_ model: Layer, on dataset: Dataset, normalization: NormalizationStats?,
                                      batchSize: Int = 500) throws -> Tensor {
+        let logits = try logits(model, on: dataset, normalization: normalization, batchSize: batchSize)
+        let p = Tensor(shape: logits.shape)
+        softmaxProbabilities(logits, into: p)
+        return p
+    }
+
+    /// The outputs of `model` over `dataset` (normalised with `normalization`), `[N, K]`.
+    public static func logits(_ model: Layer, on dataset: Dataset, normalization: NormalizationStats?,
+                              batchSize: Int = 500) throws -> Tensor {
         let k = dataset.classCount
         let out = Tensor(shape: [dataset.count, k])
-        let p = Tensor(shape: [batchSize, k])
         var row = 0
         for batch in try EvaluationBatches(dataset: dataset, batchSize: batchSize, normalization: normalization) {
             let logits = model.forward(batch.images, mode: .evaluation)
@@ -64,8 +91,7 @@ public struct LoadedModel {
                 throw ConfigError(file: "<model>", key: "model", "the model outputs \(describe(Array(logits.shape.dropFirst()))) per sample "
                     + "but the data has \(k) classes")
             }
-            softmaxProbabilities(logits, into: p)
-            (out.data + row * k).update(from: p.data, count: batch.count * k)
+            (out.data + row * k).update(from: logits.data, count: batch.count * k)
             row += batch.count
         }
         return out

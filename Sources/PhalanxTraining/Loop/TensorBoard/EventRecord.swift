@@ -15,56 +15,11 @@
 //                      repeated double bucket = 7 [packed]; }
 //
 // Why not swift-protobuf: these ten fields need four wire encodings (varint, 64-bit,
-// 32-bit, length-delimited) — some 60 lines here — while swift-protobuf would add a
+// 32-bit, length-delimited) — some 60 lines, `ProtobufWriter` (Export/ProtobufWriter.swift,
+// shared with ONNX export) — while swift-protobuf would add a
 // package dependency, its code generator (slow to build) and generated files for
 // event.proto, summary.proto and everything they import (tensor, histogram, graph…).
 // Left out: tensors, audio, graphs, summary metadata (plugins).
-
-/// Encodes protocol-buffer fields into bytes (proto3 wire format).
-struct ProtobufWriter {
-    private(set) var bytes: [UInt8] = []
-
-    /// Wire types: varint 0, 64-bit 1, length-delimited 2, 32-bit 5.
-    private mutating func key(_ field: Int, _ wireType: UInt64) { varint(UInt64(field) << 3 | wireType) }
-
-    mutating func varint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-        bytes.append(UInt8(v))
-    }
-
-    /// `int64` / `int32` (a negative value takes ten bytes, as protobuf sign-extends it).
-    mutating func int(_ field: Int, _ value: Int64) { key(field, 0); varint(UInt64(bitPattern: value)) }
-
-    mutating func double(_ field: Int, _ value: Double) {
-        key(field, 1)
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func float(_ field: Int, _ value: Float) {
-        key(field, 5)
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    /// A packed `repeated double` (proto3's default for repeated scalars).
-    mutating func packedDoubles(_ field: Int, _ values: [Double]) {
-        var packed: [UInt8] = []
-        packed.reserveCapacity(8 * values.count)
-        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { packed.append(contentsOf: $0) } }
-        bytes(field, packed)
-    }
-
-    mutating func bytes(_ field: Int, _ value: [UInt8]) { key(field, 2); varint(UInt64(value.count)); bytes += value }
-
-    mutating func string(_ field: Int, _ value: String) { self.bytes(field, Array(value.utf8)) }
-
-    /// A nested message, encoded by `body`.
-    mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
-        var inner = ProtobufWriter()
-        body(&inner)
-        self.bytes(field, inner.bytes)
-    }
-}
 
 /// An image for an event file: PNG bytes and what the `Image` message says of them.
 public struct EventImage: Equatable, Sendable {
@@ -142,31 +97,10 @@ enum EventMessage {
     /// The `step` of an encoded event (0 when absent, as proto3 reads it); nil when the
     /// bytes are not a well-formed message.
     static func step(of event: ArraySlice<UInt8>) -> Int? {
-        var i = event.startIndex, step = 0
-        func varint() -> UInt64? {
-            var v: UInt64 = 0, shift: UInt64 = 0
-            while i < event.endIndex, shift < 64 {
-                let b = event[i]; i += 1
-                v |= UInt64(b & 0x7F) << shift
-                if b < 0x80 { return v }
-                shift += 7
-            }
-            return nil
-        }
-        while i < event.endIndex {
-            guard let key = varint() else { return nil }
-            switch key & 7 {
-            case 0:
-                guard let v = varint() else { return nil }
-                if key >> 3 == 2 { step = Int(truncatingIfNeeded: Int64(bitPattern: v)) }
-            case 1: i += 8
-            case 5: i += 4
-            case 2:
-                guard let n = varint(), n <= UInt64(event.endIndex - i) else { return nil }
-                i += Int(n)
-            default: return nil
-            }
-            if i > event.endIndex { return nil }
+        guard let fields = ProtobufReader.fields(event) else { return nil }
+        var step = 0
+        for (number, value) in fields where number == 2 {
+            if case .varint(let v) = value { step = Int(truncatingIfNeeded: Int64(bitPattern: v)) }
         }
         return step
     }
