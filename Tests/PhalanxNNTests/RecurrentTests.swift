@@ -24,6 +24,27 @@ import Testing
         expectGradients(layer(.lstm, sequences: true, seed: 2), input: randomTensor([3, 4, 4], seed: 4))
     }
 
+    /// Each task runs every step for its own rows: one thread and two (rows split 10/10)
+    /// give the same bits — outputs, input gradients and parameter gradients — for RNN
+    /// and LSTM, with and without peepholes, with padded sequences.
+    @Test func rowSplitDoesNotChangeABit() {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        for (cell, peephole) in [(RecurrentCell.rnn, false), (.lstm, false), (.lstm, true)] {
+            var results: [[UInt32]] = []
+            for threads in [1, 2] {
+                Parallel.threads = threads
+                let l = layer(cell, hidden: 13, layers: 2, peephole: peephole, sequences: true, seed: 21)
+                l.sequenceLengths = (0..<20).map { 3 + $0 % 4 }
+                let x = randomTensor([20, 6, 4], seed: 22)
+                let y = l.forward(x, mode: .training)
+                let dx = l.backward(randomTensor(y.shape, seed: 23))
+                results.append((y.scalars + dx.scalars + l.parameters.flatMap { $0.gradient.scalars }).map(\.bitPattern))
+            }
+            #expect(results[0] == results[1], "\(cell) peephole \(peephole): 1 and 2 threads differ")
+        }
+    }
+
     @Test func lstmPeepholeGradients() {
         let l = layer(.lstm, peephole: true, sequences: true, seed: 5)
         // Peepholes start random (±1/√H) so their gradient is checked away from zero.

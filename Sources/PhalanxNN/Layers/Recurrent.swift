@@ -110,38 +110,39 @@ final class RecurrentCore {
         let whh = weightHH.value.data, ph = hs.data, pc = cells.data, ptc = tanhCells.data
         let peep = peephole?.value.data
         packedForward.pack(whh, ldb: H, transposed: true, rows: H, columns: G)
-        for s in 0..<T {
-            let t = time(s, T)
-            let a = pa + t * N * G
-            let prev: Int? = s > 0 ? time(s - 1, T) : nil
-            let hPrev: UnsafeMutablePointer<Float>? = prev.map { ph + $0 * N * H } ?? initialH?.data
-            if let hPrev {
-                packedForward.multiply(hPrev, lda: H, m: N, into: a, ldc: G, accumulate: true)
-            }
-            let h = ph + t * N * H
-            switch cell {
-            case .rnn:
-                Vector.tanh(a, a, count: N * H)
-                h.update(from: a, count: N * H)
-            case .lstm:
-                let c = pc + t * N * H, tc = ptc + t * N * H
-                let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
-                // Rows are independent: spread them over the cores.
-                Parallel.forEach(N, grain: Self.rowGrain(H)) { rows in
-                    let n = rows.lowerBound
-                    LSTMCell.forward(a + n * G, cPrev: cPrev.map { $0 + n * H }, peephole: peep,
-                                     c: c + n * H, tanhC: tc + n * H, h: h + n * H, rows: rows.count, hidden: H)
+        let h0 = initialH?.data, c0 = initialC?.data
+        // Sequences are independent: each task runs every step for its own rows, so the
+        // cores meet once per layer rather than at every step, and the results do not
+        // depend on how the rows are split (every product sums in the same order).
+        Parallel.forEach(N, grain: Self.rowGrain) { rows in
+            let n0 = rows.lowerBound, m = rows.count
+            for s in 0..<T {
+                let t = time(s, T)
+                let a = pa + (t * N + n0) * G
+                let prev: Int? = s > 0 ? time(s - 1, T) : nil
+                let hPrev: UnsafeMutablePointer<Float>? = prev.map { ph + $0 * N * H } ?? h0
+                if let hPrev {
+                    packedForward.multiply(hPrev + n0 * H, lda: H, m: m, into: a, ldc: G, accumulate: true, parallel: false)
                 }
-            }
-            if let lengths {
-                // Padded steps keep the state they were given.
-                for n in 0..<N where t >= lengths[n] {
-                    let hp = hPrev.map { $0 + n * H }
-                    if let hp { (h + n * H).update(from: hp, count: H) } else { (h + n * H).update(repeating: 0, count: H) }
-                    if cell == .lstm {
-                        let c = pc + t * N * H + n * H
-                        let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
-                        if let cp = cPrev { c.update(from: cp + n * H, count: H) } else { c.update(repeating: 0, count: H) }
+                let h = ph + (t * N + n0) * H
+                let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? c0
+                switch cell {
+                case .rnn:
+                    Vector.tanh(a, a, count: m * H)
+                    h.update(from: a, count: m * H)
+                case .lstm:
+                    LSTMCell.forward(a, cPrev: cPrev.map { $0 + n0 * H }, peephole: peep, c: pc + (t * N + n0) * H,
+                                     tanhC: ptc + (t * N + n0) * H, h: h, rows: m, hidden: H)
+                }
+                if let lengths {
+                    // Padded steps keep the state they were given.
+                    for n in rows where t >= lengths[n] {
+                        let hn = ph + (t * N + n) * H
+                        if let hPrev { hn.update(from: hPrev + n * H, count: H) } else { hn.update(repeating: 0, count: H) }
+                        if cell == .lstm {
+                            let cn = pc + (t * N + n) * H
+                            if let cPrev { cn.update(from: cPrev + n * H, count: H) } else { cn.update(repeating: 0, count: H) }
+                        }
                     }
                 }
             }
@@ -149,8 +150,8 @@ final class RecurrentCore {
         return hs
     }
 
-    /// Rows (sequences) per task of an elementwise step: enough work to pay for a hand-off.
-    static func rowGrain(_ hidden: Int) -> Int { max(1, 2048 / max(hidden, 1)) }
+    /// Sequences per task of the step loops.
+    static let rowGrain = 8
 
     /// c after the last processed step (LSTM).
     func finalCell(steps T: Int, batch N: Int) -> UnsafeMutablePointer<Float> {
@@ -176,47 +177,47 @@ final class RecurrentCore {
         if T > 1 || initialH != nil {
             packedBackward.pack(weightHH.value.data, ldb: H, transposed: false, rows: G, columns: H)
         }
-        for s in stride(from: T - 1, through: 0, by: -1) {
-            let t = time(s, T)
-            let prev: Int? = s > 0 ? time(s - 1, T) : nil
-            let a = pa + t * N * G, da = pd + t * N * G
-            for i in 0..<(N * H) { pdh[i] = pdH[t * N * H + i] + dhn[i] }
-            switch cell {
-            case .rnn:
-                for i in 0..<(N * H) { da[i] = pdh[i] * (1 - a[i] * a[i]) }
-            case .lstm:
-                let c = pc + t * N * H, tc = ptc + t * N * H
-                let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? initialC?.data
-                // Rows are independent except for the peepholes' gradient sums (one task then).
-                Parallel.forEach(N, grain: peep == nil ? Self.rowGrain(H) : N) { rows in
-                    var n = rows.lowerBound
+        let hasInitial = initialH != nil, c0 = initialC?.data
+        // Each task runs back through every step for its own rows (as forward); with
+        // peepholes one task, since their gradient sums over the rows in order.
+        Parallel.forEach(N, grain: peep == nil ? Self.rowGrain : N) { rows in
+            let n0 = rows.lowerBound, m = rows.count
+            for s in stride(from: T - 1, through: 0, by: -1) {
+                let t = time(s, T)
+                let prev: Int? = s > 0 ? time(s - 1, T) : nil
+                let a = pa + (t * N + n0) * G, da = pd + (t * N + n0) * G
+                let dht = pdh + n0 * H, dhnt = dhn + n0 * H, dHt = pdH + (t * N + n0) * H
+                for i in 0..<(m * H) { dht[i] = dHt[i] + dhnt[i] }
+                switch cell {
+                case .rnn:
+                    for i in 0..<(m * H) { da[i] = dht[i] * (1 - a[i] * a[i]) }
+                case .lstm:
+                    let cPrev: UnsafeMutablePointer<Float>? = prev.map { pc + $0 * N * H } ?? c0
+                    var n = n0
                     while n < rows.upperBound {
                         // A run of rows that are real at step t (padded rows: dc passes through).
                         if let lengths, t >= lengths[n] { n += 1; continue }
                         var end = n + 1
                         while end < rows.upperBound, lengths.map({ t < $0[end] }) ?? true { end += 1 }
-                        LSTMCell.backward(gates: a + n * G, cPrev: cPrev.map { UnsafePointer($0 + n * H) },
-                                          c: c + n * H, tanhC: tc + n * H, dh: pdh + n * H, dc: dcn + n * H,
-                                          peephole: peep, dPeephole: dPeep, da: da + n * G, rows: end - n, hidden: H)
+                        LSTMCell.backward(gates: pa + (t * N + n) * G, cPrev: cPrev.map { UnsafePointer($0 + n * H) },
+                                          c: pc + (t * N + n) * H, tanhC: ptc + (t * N + n) * H, dh: pdh + n * H,
+                                          dc: dcn + n * H, peephole: peep, dPeephole: dPeep, da: pd + (t * N + n) * G,
+                                          rows: end - n, hidden: H)
                         n = end
                     }
                 }
-            }
-            if let lengths {
-                // A padded step passed its state through: no gate gradients, dc unchanged.
-                for n in 0..<N where t >= lengths[n] {
-                    (da + n * G).update(repeating: 0, count: G)
+                if let lengths {
+                    // A padded step passed its state through: no gate gradients, dc unchanged.
+                    for n in rows where t >= lengths[n] { (pd + (t * N + n) * G).update(repeating: 0, count: G) }
                 }
-            }
-            if prev != nil || initialH != nil {
-                // dh_{prev} = dA·W_hh (dW_hh after the loop). For the initial state this
-                // is its gradient (dhNext, dcNext after the loop), which truncated BPTT
-                // ignores and an encoder–decoder passes on.
-                packedBackward.multiply(da, lda: G, m: N, into: dhn, ldc: H, accumulate: false)
-            }
-            if let lengths, prev != nil || initialH != nil {
-                for n in 0..<N where t >= lengths[n] {
-                    (dhn + n * H).update(from: pdh + n * H, count: H)
+                if prev != nil || hasInitial {
+                    // dh_{prev} = dA·W_hh (dW_hh after the loop). For the initial state this
+                    // is its gradient (dhNext, dcNext after the loop), which truncated BPTT
+                    // ignores and an encoder–decoder passes on.
+                    packedBackward.multiply(da, lda: G, m: m, into: dhnt, ldc: H, accumulate: false, parallel: false)
+                    if let lengths {
+                        for n in rows where t >= lengths[n] { (dhn + n * H).update(from: pdh + n * H, count: H) }
+                    }
                 }
             }
         }
