@@ -145,3 +145,11 @@ void phx_gemm_packed(size_t M, size_t N, size_t K, const float *A, size_t lda,
 }
 
 void phx_sum_rows(const float *x, size_t rows, size_t cols, float *out) { DISPATCH(sum_rows, x, rows, cols, out) }
+
+void phx_moments(const float *x, size_t n, const float *y, double *out) { DISPATCH(moments, x, n, y, out) }
+void phx_normalize(const float *x, size_t n, float mu, float s, float g, float b, float *h, float *y) {
+    DISPATCH(normalize, x, n, mu, s, g, b, h, y)
+}
+void phx_normalize_backward(const float *dy, const float *h, size_t n, float scale, float a, float c, float *dx) {
+    DISPATCH(normalize_backward, dy, h, n, scale, a, c, dx)
+}

@@ -224,6 +224,48 @@ EXPORT void F(sum_rows)(const float *x, size_t rows, size_t cols, float *out) {
     }
 }
 
+/// Σx and Σx² over n floats in Double, element i added to lane i mod 16 and the 16
+/// lanes summed in a fixed tree — the same order at every width.
+EXPORT void F(moments)(const float *x, size_t n, const float *y, double *out) {
+    // With y: Σx and Σx·y instead (batch norm's backward sums).
+    double lane1[16] = {0}, lane2[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+#pragma clang loop vectorize(enable) interleave(disable)
+        for (int l = 0; l < 16; l++) {
+            double v = x[i + l], w = y ? (double)y[i + l] : v;
+            lane1[l] += v;
+            lane2[l] = __builtin_elementwise_fma(v, w, lane2[l]);
+        }
+    }
+    for (int l = 0; i + l < n; l++) {
+        double v = x[i + l], w = y ? (double)y[i + l] : v;
+        lane1[l] += v;
+        lane2[l] = __builtin_elementwise_fma(v, w, lane2[l]);
+    }
+    for (int width = 8; width >= 1; width /= 2)
+        for (int l = 0; l < width; l++) { lane1[l] += lane1[l + width]; lane2[l] += lane2[l + width]; }
+    out[0] = lane1[0];
+    out[1] = lane2[0];
+}
+
+/// h = (x − μ)·s, y = g·h + b over n floats (batch norm's forward on one plane).
+EXPORT void F(normalize)(const float *x, size_t n, float mu, float s, float g, float b, float *h, float *y) {
+    for (size_t i = 0; i < n; i += W) {
+        VF v = (F(loadn)(x + i, n - i) - (VF)mu) * (VF)s;
+        if (h) F(storen)(h + i, v, n - i);
+        F(storen)(y + i, F(fma)((VF)g, v, (VF)b), n - i);
+    }
+}
+
+/// dx = scale·(dy − a − h·c) over n floats (batch norm's backward on one plane).
+EXPORT void F(normalize_backward)(const float *dy, const float *h, size_t n, float scale, float a, float c, float *dx) {
+    for (size_t i = 0; i < n; i += W) {
+        VF d = F(loadn)(dy + i, n - i) - (VF)a;
+        F(storen)(dx + i, (VF)scale * F(fma)(-F(loadn)(h + i, n - i), (VF)c, d), n - i);
+    }
+}
+
 #undef INL
 #undef EXPORT
 #undef F

@@ -33,6 +33,26 @@ extension Vector {
         phx_sum_rows(x, rows, columns, out)
     }
 
+    /// (Σx, Σx²) over `count` floats in Double, or (Σx, Σx·y) with `y` — 16 fixed lanes,
+    /// the same bits at every instruction-set level.
+    public static func moments(_ x: UnsafePointer<Float>, count: Int, times y: UnsafePointer<Float>? = nil) -> (Double, Double) {
+        var out: (Double, Double) = (0, 0)
+        withUnsafeMutableBytes(of: &out) { phx_moments(x, count, y, $0.baseAddress!.assumingMemoryBound(to: Double.self)) }
+        return out
+    }
+
+    /// h[i] = (x[i] − mean)·scale (when h is given), y[i] = gain·h[i] + shift.
+    public static func normalize(_ x: UnsafePointer<Float>, count: Int, mean: Float, scale: Float, gain: Float, shift: Float,
+                                 normalized h: UnsafeMutablePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+        phx_normalize(x, count, mean, scale, gain, shift, h, y)
+    }
+
+    /// dx[i] = scale·(dy[i] − a − h[i]·c): batch norm's input gradient on one plane.
+    public static func normalizeBackward(_ dy: UnsafePointer<Float>, normalized h: UnsafePointer<Float>, count: Int,
+                                         scale: Float, a: Float, c: Float, into dx: UnsafeMutablePointer<Float>) {
+        phx_normalize_backward(dy, h, count, scale, a, c, dx)
+    }
+
     /// y[i] = tanh x[i] (≤ 1 ulp). x and y may alias.
     public static func tanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         phx_tanh(x, y, count)

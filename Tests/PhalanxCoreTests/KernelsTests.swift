@@ -184,6 +184,34 @@ final class KernelsTests: XCTestCase {
         }
     }
 
+    /// Batch norm's plane kernels: moments against Double, normalize and its backward
+    /// against the formulas, the same bits at every level (lengths with partial vectors).
+    func testNormalizationKernels() {
+        var rng = RNG(seed: 5)
+        let n = 1_000 + 3
+        let x = (0..<n).map { _ in rng.uniform(-2, 3) }, y = (0..<n).map { _ in rng.uniform(-1, 1) }
+        var bits: [[UInt64]] = []
+        for level in SIMDLevel.allCases where level.rawValue <= SIMDLevel.supported.rawValue {
+            SIMDLevel.set(level)
+            let (s, ss) = Vector.moments(x, count: n)
+            let (t, xy) = Vector.moments(x, count: n, times: y)
+            XCTAssertEqual(s, x.reduce(0) { $0 + Double($1) }, accuracy: 1e-9)
+            XCTAssertEqual(ss, x.reduce(0) { $0 + Double($1) * Double($1) }, accuracy: 1e-9)
+            XCTAssertEqual(t, s)
+            XCTAssertEqual(xy, zip(x, y).reduce(0) { $0 + Double($1.0) * Double($1.1) }, accuracy: 1e-9)
+            var h = [Float](repeating: 0, count: n), out = h, dx = h
+            Vector.normalize(x, count: n, mean: 0.5, scale: 2, gain: 1.5, shift: -1, normalized: &h, into: &out)
+            Vector.normalizeBackward(y, normalized: h, count: n, scale: 0.7, a: 0.1, c: 0.2, into: &dx)
+            for i in 0..<n {
+                XCTAssertEqual(h[i], (x[i] - 0.5) * 2, accuracy: 1e-6)
+                XCTAssertEqual(out[i], 1.5 * h[i] - 1, accuracy: 1e-5)
+                XCTAssertEqual(dx[i], 0.7 * (y[i] - 0.1 - h[i] * 0.2), accuracy: 1e-5)
+            }
+            bits.append([s, ss, xy].map(\.bitPattern) + (h + out + dx).map { UInt64($0.bitPattern) })
+        }
+        for b in bits.dropFirst() { XCTAssertEqual(b, bits[0], "levels differ") }
+    }
+
     func testSumRows() {
         let rows = 5, cols = 67
         let x = (0..<(rows * cols)).map { Float($0 % 13) - 6 }

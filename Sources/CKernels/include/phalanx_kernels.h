@@ -56,6 +56,15 @@ void phx_lstm_backward(const float *gates, const float *c_prev, const float *c, 
 /// (bias gradients).
 void phx_sum_rows(const float *x, size_t rows, size_t cols, float *out);
 
+/// out[0] = Σ x[i], out[1] = Σ x[i]² (or Σ x[i]·y[i] when y is not NULL), in Double:
+/// element i goes to lane i mod 16, the lanes are summed in a fixed tree (the same bits
+/// at every width).
+void phx_moments(const float *x, size_t n, const float *y, double *out);
+/// h[i] = (x[i] − mu)·s (h may be NULL), y[i] = g·h[i] + b.
+void phx_normalize(const float *x, size_t n, float mu, float s, float g, float b, float *h, float *y);
+/// dx[i] = scale·(dy[i] − a − h[i]·c).
+void phx_normalize_backward(const float *dy, const float *h, size_t n, float scale, float a, float c, float *dx);
+
 /// Packs B for phx_gemm_packed: the logical K × N matrix B (B[k][j] = `B[k·ldb + j]`, or
 /// `B[j·ldb + k]` when `transposed`) into panels of 16 columns, K × 16 floats each,
 /// zero-padded: phx_packed_size(K, N) floats.

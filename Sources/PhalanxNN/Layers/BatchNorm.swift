@@ -126,12 +126,8 @@ public final class BatchNorm: Layer {
         forEachPlaneChunk(n, inner) { planes in
             for p in planes {
                 let ch = p % c, base = p * inner
-                let mu = Float(mean[ch]), s = Float(inv[ch]), g = gamma[ch], b = beta[ch]
-                for i in base..<(base + inner) {
-                    let h = (px[i] - mu) * s
-                    ph[i] = h
-                    py[i] = g * h + b
-                }
+                Vector.normalize(px + base, count: inner, mean: Float(mean[ch]), scale: Float(inv[ch]), gain: gamma[ch],
+                                 shift: beta[ch], normalized: ph + base, into: py + base)
             }
         }
         return y
@@ -145,13 +141,7 @@ public final class BatchNorm: Layer {
             for ch in channels { s[ch] = 0; s[c + ch] = 0 }
             for i in 0..<n {
                 for ch in channels {
-                    let base = (i * c + ch) * inner
-                    var sx = 0.0, sxx = 0.0
-                    for j in base..<(base + inner) {
-                        let v = Double(px[j])
-                        sx += v
-                        sxx += v * v
-                    }
+                    let (sx, sxx) = Vector.moments(px + (i * c + ch) * inner, count: inner)
                     s[ch] += sx
                     s[c + ch] += sxx
                 }
@@ -193,12 +183,7 @@ public final class BatchNorm: Layer {
             for i in 0..<n {
                 for ch in channels {
                     let base = (i * c + ch) * inner
-                    var sd = 0.0, sdh = 0.0
-                    for j in base..<(base + inner) {
-                        let g = Double(pdy[j])
-                        sd += g
-                        sdh += g * Double(ph[j])
-                    }
+                    let (sd, sdh) = Vector.moments(pdy + base, count: inner, times: ph + base)
                     s[ch] += sd
                     s[c + ch] += sdh
                 }
@@ -219,10 +204,8 @@ public final class BatchNorm: Layer {
                 for p in planes {
                     let ch = p % c, base = p * inner
                     let scale = Float(Double(gamma[ch]) * inv[ch])
-                    let meanDy = Float(s[ch] / m), meanDyH = Float(s[c + ch] / m)
-                    for i in base..<(base + inner) {
-                        pdx[i] = scale * (pdy[i] - meanDy - ph[i] * meanDyH)
-                    }
+                    Vector.normalizeBackward(pdy + base, normalized: ph + base, count: inner, scale: scale,
+                                             a: Float(s[ch] / m), c: Float(s[c + ch] / m), into: pdx + base)
                 }
             }
         } else {
