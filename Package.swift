@@ -51,7 +51,7 @@ let package = Package(
         ]),
         .executableTarget(name: "phalanx", dependencies: [
             "PhalanxCore", "PhalanxNN", "PhalanxData", "PhalanxDistributed", "PhalanxTraining", "PhalanxCoordinator",
-            "PhalanxAnalysis", "PhalanxReport",
+            "PhalanxAnalysis", "PhalanxReport", "CKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Generated data for the tests and the MPI checks.

@@ -153,3 +153,23 @@ void phx_normalize(const float *x, size_t n, float mu, float s, float g, float b
 void phx_normalize_backward(const float *dy, const float *h, size_t n, float scale, float a, float c, float *dx) {
     DISPATCH(normalize_backward, dy, h, n, scale, a, c, dx)
 }
+
+float phx_fma_peak(size_t iterations) {
+#ifdef PHX_X86
+    switch (phx_simd_level()) {
+    case PHX_SIMD_AVX512: return fma_peak_avx512(iterations);
+    case PHX_SIMD_AVX2: return fma_peak_avx2(iterations);
+    default: return fma_peak_generic(iterations);
+    }
+#else
+    return fma_peak_generic(iterations);
+#endif
+}
+
+size_t phx_simd_lanes(void) {
+    switch (phx_simd_level()) {
+    case PHX_SIMD_AVX512: return 16;
+    case PHX_SIMD_AVX2: return 8;
+    default: return 4;
+    }
+}

@@ -266,6 +266,25 @@ EXPORT void F(normalize_backward)(const float *dy, const float *h, size_t n, flo
     }
 }
 
+/// The FMA peak: 12 independent accumulators, each `iterations` fused multiply-adds of W
+/// lanes (2·12·W·iterations flops), enough chains to cover the FMA latency on every
+/// current core. Returns a sum so the work is not optimised away.
+EXPORT float F(fma_peak)(size_t iterations) {
+    VF a[12], x = (VF)0.999999f, y = (VF)1e-7f;
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 12; i++) a[i] = (VF)(float)i;
+    for (size_t it = 0; it < iterations; it++) {
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 12; i++) a[i] = F(fma)(a[i], x, y);
+    }
+    VF t = (VF)0.0f;
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 12; i++) t += a[i];
+    float out = 0;
+    for (int l = 0; l < W; l++) out += t[l];
+    return out;
+}
+
 #undef INL
 #undef EXPORT
 #undef F

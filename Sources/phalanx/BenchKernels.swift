@@ -9,6 +9,7 @@ import Foundation
 import PhalanxCore
 import PhalanxNN
 import CBLAS
+import CKernels
 
 /// What `phalanx bench kernels` measures and for how long.
 struct KernelBenchSettings {
@@ -72,7 +73,7 @@ func runKernelBenchmark(_ s: KernelBenchSettings) {
     print("timing: median of \(s.repeats) repeats (best in brackets), each ≥ \(s.minSeconds) s of calls after a warm-up")
     print("")
 
-    var rows: [(String, [String])] = [("sgemm 1024³", [])]
+    var rows: [(String, [String])] = [("FMA peak (\(SIMDLevel.current), \(phx_simd_lanes()) lanes, 12 chains)", []), ("sgemm 1024³", [])]
     for c in cases {
         rows.append(("\(c.label): forward", []))
         rows.append(("\(c.label): forward+backward", []))
@@ -83,12 +84,14 @@ func runKernelBenchmark(_ s: KernelBenchSettings) {
         BLAS.setOpenBLASThreads(t)
         let gemm = sgemmGFLOPS(s)
         BLAS.setOpenBLASThreads(1)
-        rows[0].1.append(String(format: "%.1f [%.1f]", gemm.median, gemm.best))
         Parallel.threads = t
+        let peak = fmaPeakGFLOPS(s, threads: t)
+        rows[0].1.append(String(format: "%.1f [%.1f] | sgemm: %.0f %%", peak.median, peak.best, 100 * gemm.median / peak.median))
+        rows[1].1.append(String(format: "%.1f [%.1f]", gemm.median, gemm.best))
         for (i, c) in cases.enumerated() {
             let (fwd, full) = convGFLOPS(c, s)
-            rows[1 + 2 * i].1.append(String(format: "%.1f [%.1f] | %.0f %%", fwd.median, fwd.best, 100 * fwd.median / gemm.median))
-            rows[2 + 2 * i].1.append(String(format: "%.1f [%.1f] | %.0f %%", full.median, full.best, 100 * full.median / gemm.median))
+            rows[2 + 2 * i].1.append(String(format: "%.1f [%.1f] | %.0f %%", fwd.median, fwd.best, 100 * fwd.median / gemm.median))
+            rows[3 + 2 * i].1.append(String(format: "%.1f [%.1f] | %.0f %%", full.median, full.best, 100 * full.median / gemm.median))
         }
     }
     Parallel.threads = savedThreads
@@ -102,6 +105,19 @@ func runKernelBenchmark(_ s: KernelBenchSettings) {
     }
     print("")
     print("load average at end: \(loadAverage())")
+}
+
+/// The FMA peak of `threads` cores: each runs 12 independent chains of vector fused
+/// multiply-adds at Phalanx's SIMD level (phx_fma_peak), 24 · lanes flops per iteration.
+func fmaPeakGFLOPS(_ s: KernelBenchSettings, threads: Int) -> (median: Double, best: Double) {
+    let iterations = 2_000_000
+    let sink = UnsafeMutablePointer<Float>.allocate(capacity: threads)
+    defer { sink.deallocate() }
+    let t = timeCalls(repeats: s.repeats, minSeconds: s.minSeconds) {
+        Parallel.forChunks(threads) { chunk, _ in sink[chunk] = phx_fma_peak(iterations) }
+    }
+    let flops = Double(threads) * 24 * Double(phx_simd_lanes()) * Double(iterations)
+    return (flops / t.median * 1e-9, flops / t.best * 1e-9)
 }
 
 /// sgemm GFLOPS at M = N = K = 1024 on OpenBLAS's current thread count.

@@ -65,6 +65,12 @@ void phx_normalize(const float *x, size_t n, float mu, float s, float g, float b
 /// dx[i] = scale·(dy[i] − a − h[i]·c).
 void phx_normalize_backward(const float *dy, const float *h, size_t n, float scale, float a, float c, float *dx);
 
+/// 12 independent chains of `iterations` fused multiply-adds at the current level:
+/// 24·lanes·iterations flops, for the FMA peak of one core (`phalanx bench kernels`).
+float phx_fma_peak(size_t iterations);
+/// Float lanes of the current level (16, 8 or 4).
+size_t phx_simd_lanes(void);
+
 /// Packs B for phx_gemm_packed: the logical K × N matrix B (B[k][j] = `B[k·ldb + j]`, or
 /// `B[j·ldb + k]` when `transposed`) into panels of 16 columns, K × 16 floats each,
 /// zero-padded: phx_packed_size(K, N) floats.
