@@ -31,7 +31,10 @@ import Testing
         #expect(classifier.values["accuracy"] == (try summary("classifier"))["test_accuracy"] as? Double)
         #expect(abs(classifier.values["loss"]! - ((try summary("classifier"))["test_loss"] as! Double)) < 1e-6)
         let lm = try TaskRegistry.kind(ofCheckpoint: latest("charlm")).evaluate(checkpoint: latest("charlm"))
-        #expect(abs(lm.values["held_out_bits_per_character"]! - ((try summary("charlm"))["held_out_bits_per_character"] as! Double)) < 1e-9)
+        // The LSTM's gates now go through Phalanx's vector sigmoid and tanh (within 2 ulp of
+        // libm's, not the same bits), so the figure agrees to rounding, not to the last bit.
+        let bits = lm.values["held_out_bits_per_character"]!, reported = (try summary("charlm"))["held_out_bits_per_character"] as! Double
+        #expect(abs(bits - reported) < 1e-6 * reported, "\(bits) against the reported \(reported)")
         let s2s = try TaskRegistry.kind(ofCheckpoint: latest("seq2seq")).evaluate(checkpoint: latest("seq2seq"))
         #expect(s2s.values["test_exact_match"] == (try summary("seq2seq"))["test_exact_match"] as? Double)
         #expect(try CheckpointKind.of(latest("charlm")) == .languageModel)
