@@ -40,6 +40,8 @@ public enum NGramBaseline {
                 let model: NGramModel
                 do {
                     model = try NGramModel(order: n, vocabularySize: text.vocabularySize, smoothing: smoothing, ids: text.train)
+                } catch .vocabularyTooLarge(let v) {
+                    throw loaded.error("data.vocabulary", "\(v) tokens: the n-gram model takes at most \(NGramModel.maxVocabulary)")
                 } catch {
                     throw ValidationFailure("\(loaded.file): \(error)")
                 }
