@@ -43,16 +43,19 @@ public enum WordTokenizer {
     public static func tokenize(_ text: String) -> [String] { tokenize(text.unicodeScalars) }
 
     /// Text from tokens: separated by spaces, `<eos>` a line break, no space before
-    /// closing punctuation or after an opening bracket.
+    /// closing punctuation, after an opening bracket or between hyphens.
     public static func detokenize(_ tokens: [String]) -> String {
         var out = ""
         var glue = true
+        var previous = ""
         for t in tokens {
-            if t == endOfLine { out += "\n"; glue = true; continue }
+            if t == endOfLine { out += "\n"; glue = true; previous = t; continue }
             let closing = t.count == 1 && ".,;:!?)]}%'\"".contains(t)
-            if !glue && !closing { out += " " }
+            // "--" (a fortune's attribution) was tokenized as two "-".
+            if !glue && !closing && !(t == "-" && previous == "-") { out += " " }
             out += t
             glue = t.count == 1 && "([{".contains(t)
+            previous = t
         }
         return out
     }

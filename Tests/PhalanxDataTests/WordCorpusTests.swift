@@ -10,6 +10,7 @@ struct WordCorpusTests {
         #expect(WordTokenizer.tokenize("end-\n") == ["end", "-", "<eos>"])
         #expect(WordTokenizer.detokenize(["the", "cat", "(", "a", "cat", ")", ",", "sat", ".", "<eos>", "ok"])
             == "the cat (a cat), sat.\nok")
+        #expect(WordTokenizer.detokenize(["<eos>", "-", "-", "mark", "twain"]) == "\n-- mark twain")
     }
 
     @Test func vocabularyKeepsTheTopKAndMapsTheRestToUnknown() {
