@@ -34,8 +34,9 @@ public enum EmbeddingNeighbours {
 
 extension LanguageModel {
     /// For each of `words`, its `count` nearest words in a word model's embedding (the first
-    /// `embedding` layer's `weight`), as lines to print.
-    public static func neighbours(checkpoint: URL, words: [String], count: Int = 10) throws -> [String] {
+    /// `embedding` layer's `weight`, or the [V, D] tensor named `tensor`, such as the output
+    /// projection's `head.weight`), as lines to print.
+    public static func neighbours(checkpoint: URL, words: [String], count: Int = 10, tensor: String? = nil) throws -> [String] {
         let ckpt = try Checkpoint<LanguageModelState>.load(from: checkpoint, as: LanguageModelState.self)
         let state = ckpt.trainer
         let file = checkpoint.appendingPathComponent(CheckpointLayout.trainer).path
@@ -44,10 +45,15 @@ extension LanguageModel {
             throw ValidationFailure("\(checkpoint.path) is a character model; --neighbours takes a word model (data.tokens: words)")
         }
         let layers = state.config.model.layers
-        guard let i = layers.firstIndex(where: { $0.kind == "embedding" }) else {
-            throw ValidationFailure("\(checkpoint.path): its model has no embedding layer")
+        let name: String
+        if let tensor {
+            name = tensor
+        } else {
+            guard let i = layers.firstIndex(where: { $0.kind == "embedding" }) else {
+                throw ValidationFailure("\(checkpoint.path): its model has no embedding layer")
+            }
+            name = ModelBuilder.names(of: layers)[i] + ".weight"
         }
-        let name = ModelBuilder.names(of: layers)[i] + ".weight"
         guard let matrix = ckpt.model[name], matrix.shape == [vocabulary.count, matrix.shape.last ?? 0] else {
             throw ValidationFailure("\(checkpoint.path): no [\(vocabulary.count), D] tensor '\(name)' in its model")
         }
