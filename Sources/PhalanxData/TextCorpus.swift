@@ -13,6 +13,23 @@ public struct TextCorpus: Sendable {
     /// `.u8` — the fortune index and UTF-8 copies), joined by newlines; the last
     /// `heldOut` characters are held out. Invalid UTF-8 bytes become U+FFFD.
     public static func load(paths: [String], heldOut: Int) throws(DataError) -> TextCorpus {
+        let (scalars, where_) = try read(paths: paths)
+        guard heldOut >= 0, scalars.count > heldOut + 2 else {
+            throw .impossibleDimensions(path: where_, dimensions: [scalars.count],
+                                        reason: "\(scalars.count) characters cannot leave \(heldOut) held out and some to train on")
+        }
+        let cut = scalars.count - heldOut
+        let vocabulary = Array(Set(scalars[..<cut])).sorted { $0.value < $1.value }
+        let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($0.element, Int32($0.offset)) })
+        let train = scalars[..<cut].map { index[$0]! }
+        // A held-out character never seen in training maps to the first character.
+        let held = scalars[cut...].map { index[$0] ?? 0 }
+        return TextCorpus(vocabulary: vocabulary, train: train, heldOut: held)
+    }
+
+    /// The text of `paths` (files, or directories whose files are all read, skipping `.dat`
+    /// and `.u8`), joined by newlines, and a phrase naming where it came from for errors.
+    public static func read(paths: [String]) throws(DataError) -> (scalars: [Unicode.Scalar], source: String) {
         var files: [String] = []
         for p in paths {
             var isDirectory: ObjCBool = false
@@ -34,18 +51,7 @@ public struct TextCorpus: Sendable {
             scalars += String(decoding: data, as: UTF8.self).unicodeScalars
             scalars.append("\n")
         }
-        let where_ = files.count == 1 ? files[0] : "\(files.count) files under \(paths.joined(separator: ", "))"
-        guard heldOut >= 0, scalars.count > heldOut + 2 else {
-            throw .impossibleDimensions(path: where_, dimensions: [scalars.count],
-                                        reason: "\(scalars.count) characters cannot leave \(heldOut) held out and some to train on")
-        }
-        let cut = scalars.count - heldOut
-        let vocabulary = Array(Set(scalars[..<cut])).sorted { $0.value < $1.value }
-        let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($0.element, Int32($0.offset)) })
-        let train = scalars[..<cut].map { index[$0]! }
-        // A held-out character never seen in training maps to the first character.
-        let held = scalars[cut...].map { index[$0] ?? 0 }
-        return TextCorpus(vocabulary: vocabulary, train: train, heldOut: held)
+        return (scalars, files.count == 1 ? files[0] : "\(files.count) files under \(paths.joined(separator: ", "))")
     }
 
     public init(vocabulary: [Unicode.Scalar], train: [Int32], heldOut: [Int32]) {

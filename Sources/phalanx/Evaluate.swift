@@ -68,13 +68,42 @@ extension Evaluate {
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the tensors, shapes, config and metrics a checkpoint holds.",
-        discussion: "Example: phalanx inspect runs/fashion-lenet/checkpoints/latest")
+        discussion: """
+        Examples:
+          phalanx inspect runs/fashion-lenet/checkpoints/latest
+          phalanx inspect runs/fortunes-wordlm/checkpoints/latest --neighbours love,money,computer
+        With --neighbours (a word language model) it prints, for each word, the 10 words whose
+        rows of the embedding matrix have the highest cosine similarity to its row (--tensor
+        head.weight: the rows of the output projection instead).
+        """)
 
     @Argument(help: "A checkpoint directory, its latest/best link, or a .safetensors file.")
     var path: String
 
+    @Option(help: "Word model: comma-separated words whose nearest neighbours in the embedding to list.")
+    var neighbours: String?
+
+    @Option(help: "Neighbours listed per word.")
+    var count = 10
+
+    @Option(help: "With --neighbours: the [V, D] tensor whose rows are compared (default: the embedding's weight; e.g. head.weight).")
+    var tensor: String?
+
+    func validate() throws {
+        if count < 1 { throw ValidationError("--count must be at least 1") }
+        if let n = neighbours, n.split(separator: ",").isEmpty { throw ValidationError("--neighbours takes words, comma-separated") }
+    }
+
     func run() throws {
         try reportingErrors {
+            if let neighbours {
+                let words = neighbours.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                for line in try LanguageModel.neighbours(checkpoint: URL(fileURLWithPath: path), words: words, count: count,
+                                                                       tensor: tensor) {
+                    print(line)
+                }
+                return
+            }
             print(try CheckpointSummary.inspect(URL(fileURLWithPath: path)))
         }
     }

@@ -15,7 +15,7 @@ struct Phalanx: ParsableCommand {
         Then:        phalanx evaluate --checkpoint runs/fashion-lenet/checkpoints/latest
                      phalanx inspect runs/fashion-lenet/checkpoints/latest
         """,
-        subcommands: [Train.self, Evaluate.self, Inspect.self, Export.self, Generate.self, Analyze.self, Ensemble.self, Aggregate.self, Sweep.self, Report.self, Bench.self]
+        subcommands: [Train.self, Evaluate.self, Inspect.self, Export.self, Generate.self, NGram.self, Analyze.self, Ensemble.self, Aggregate.self, Sweep.self, Report.self, Bench.self]
     )
 
     /// Runs under the self-checked OpenBLAS kernels (re-starting once if they differ

@@ -122,9 +122,9 @@ import Testing
         for file in files {
             let path = configsDirectory.appendingPathComponent(file).path
             let loaded = try ConfigLoader.load(path: path)
-            // A language model's size depends on its text's vocabulary.
+            // A language model's size depends on its text's vocabulary (characters or words).
             let vocabulary = loaded.config.data.dataset == "text"
-                ? try TextCorpus.load(paths: loaded.config.data.text, heldOut: loaded.config.data.validation).vocabulary.count
+                ? try LanguageModelText.load(loaded.config.data, fail: loaded.error).vocabularySize
                 : nil
             let network: Layer
             if loaded.config.data.dataset == "seq2seq" {

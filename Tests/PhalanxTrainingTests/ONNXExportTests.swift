@@ -73,8 +73,10 @@ private struct DecodedModel {
 
     func floats(_ name: String) -> [Float]? {
         guard let t = initializers.first(where: { $0.name == name }), t.type == 1 else { return nil }
-        return stride(from: 0, to: t.raw.count, by: 4).map { i in
-            Float(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(t.raw[i + $1]) << (8 * UInt32($1)) })
+        return stride(from: 0, to: t.raw.count, by: 4).map { (i: Int) -> Float in
+            var bits: UInt32 = 0
+            for j in 0..<4 { bits |= UInt32(t.raw[i + j]) << UInt32(8 * j) }
+            return Float(bitPattern: bits)
         }
     }
 

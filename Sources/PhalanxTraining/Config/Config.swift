@@ -139,6 +139,12 @@ public struct DataConfig: Codable, Equatable, Sendable {
     /// fortunes) and the characters per truncated-BPTT chunk.
     public var text: [String]
     public var sequenceLength: Int
+    /// Text data set: what a token is — `characters` (the default) or `words` (lower-cased
+    /// words and punctuation, `<eos>` at line ends; see `WordTokenizer`).
+    public var tokens: String
+    /// `tokens: words`: the most frequent training words kept (default 10 000); the
+    /// vocabulary adds `<unk>` and `<eos>` to them (torchtext's `max_tokens` less the specials).
+    public var vocabulary: Int?
     /// Generated pairs (`dataset: seq2seq`): the task (`number_words`, `reverse`), the
     /// source lengths in digits, and how many training and test pairs (`validation`
     /// pairs are drawn besides).
@@ -150,6 +156,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case dataset, directory, validation, normalize, splitSeed = "split_seed", limit, labelsPerClass = "labels_per_class", text, sequenceLength = "sequence_length"
+        case tokens, vocabulary
         case task, minLength = "min_length", maxLength = "max_length", trainPairs = "train_pairs", testPairs = "test_pairs"
         case trainImages = "train_images", trainLabels = "train_labels"
         case testImages = "test_images", testLabels = "test_labels"
@@ -161,6 +168,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         dataset = "fashion-mnist"; directory = "/usr/share/datasets/fashion-mnist"
         validation = 0; normalize = "standardize"; cropPadding = 0; horizontalFlip = false
         noiseStd = 0; limit = 0; labelsPerClass = 0; text = ["/usr/share/games/fortunes"]; sequenceLength = 64
+        tokens = "characters"
         task = "number_words"; minLength = 1; maxLength = 9; trainPairs = 50_000; testPairs = 5_000
     }
 
@@ -190,6 +198,8 @@ public struct DataConfig: Codable, Equatable, Sendable {
         labelsPerClass = try c.decodeIfPresent(Int.self, forKey: .labelsPerClass) ?? d.labelsPerClass
         text = try c.decodeIfPresent([String].self, forKey: .text) ?? d.text
         sequenceLength = try c.decodeIfPresent(Int.self, forKey: .sequenceLength) ?? d.sequenceLength
+        tokens = try c.decodeIfPresent(String.self, forKey: .tokens) ?? d.tokens
+        vocabulary = try c.decodeIfPresent(Int.self, forKey: .vocabulary)
         task = try c.decodeIfPresent(String.self, forKey: .task) ?? d.task
         minLength = try c.decodeIfPresent(Int.self, forKey: .minLength) ?? d.minLength
         maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? d.maxLength

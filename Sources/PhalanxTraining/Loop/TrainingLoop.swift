@@ -225,7 +225,7 @@ public final class TrainingLoop<Task: TrainingTask> {
             let rate = totals[2] / max(epochSeconds, 1e-9)
             var train: [String: Double] = ["loss": totals[0] / max(totals[1], 1)]
             if counted { train["accuracy"] = totals[3] / max(totals[1], 1) }
-            train = Task.derived(train)
+            train = task.derivedMetrics(train)
             var line = String(format: "epoch %d/%d  train ", epoch, t.epochs) + Self.describe(train)
                 + String(format: "  %.0f %@", rate, task.unit)
             if let c = closureOptimizer {

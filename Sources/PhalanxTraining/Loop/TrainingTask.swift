@@ -129,6 +129,9 @@ public protocol TrainingTask: AnyObject, SendableMetatype {
     /// A split's metrics with those computed from others added (bits per character
     /// from the loss); the loop applies it to the training split's loss and accuracy.
     static func derived(_ metrics: [String: Double]) -> [String: Double]
+    /// `derived` as this task instance computes it (a language model's figures depend on
+    /// its tokens: bits per character, or perplexity per word). Default: `derived`.
+    func derivedMetrics(_ metrics: [String: Double]) -> [String: Double]
     /// The metric watched for `best` and early stopping unless `checkpoint.monitor` says
     /// otherwise (`validation_accuracy`).
     static var defaultMonitor: String { get }
@@ -196,6 +199,7 @@ extension TrainingTask {
     public var batchesRepeatable: Bool { true }
     public var fingerprint: String { description }
     public static func derived(_ metrics: [String: Double]) -> [String: Double] { metrics }
+    public func derivedMetrics(_ metrics: [String: Double]) -> [String: Double] { Self.derived(metrics) }
     public func report(checkpoint: URL?) -> [String] { [] }
     public func summaryFields(metrics: [String: Double], samplesPerSec: Double) -> [String: Double] {
         ["train_samples_per_sec": samplesPerSec]

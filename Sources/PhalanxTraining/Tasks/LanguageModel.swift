@@ -1,5 +1,5 @@
-// Character language models: training with truncated BPTT over a text corpus, held-out
-// bits per character, checkpoints that carry the vocabulary, and sampling.
+// Language models over characters or words: training with truncated BPTT over a text
+// corpus, held-out bits per token, checkpoints that carry the vocabulary, and sampling.
 //
 // The training text is cut into `batch_size` streams of equal length (stream n starts
 // at n·S); each step takes the next `sequence_length` characters of every stream, and
@@ -88,42 +88,63 @@ public enum LanguageModel {
         return sum / Double(chunks) / log(2)
     }
 
-    /// Held-out bits per character of a checkpoint, on the held-out tail of its config's
-    /// text (the figure training reports).
-    public static func evaluate(checkpoint: URL) throws -> (bitsPerCharacter: Double, characters: Int, step: Int) {
+    /// Held-out bits per token of a checkpoint, on the held-out tail of its config's
+    /// text (the figure training reports; for words, perplexity is 2 to its power).
+    public static func evaluate(checkpoint: URL) throws
+        -> (bitsPerCharacter: Double, characters: Int, step: Int, tokens: LanguageModelText.Tokens) {
         let ckpt = try Checkpoint<LanguageModelState>.load(from: checkpoint, as: LanguageModelState.self)
         let config = ckpt.trainer.config
-        let vocabulary = ckpt.trainer.scalars
-        let corpus = try TextCorpus.load(paths: config.data.text, heldOut: config.data.validation)
-        // Held-out text in the checkpoint's own vocabulary (unknown characters → id 0, as in training).
-        let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($0.element, Int32($0.offset)) })
-        let held = corpus.heldOut.map { index[corpus.vocabulary[Int($0)]] ?? 0 }
-        let built = try ModelBuilder.build(config.model, seed: config.seed, vocabulary: vocabulary.count)
+        let file = checkpoint.appendingPathComponent(CheckpointLayout.trainer).path
+        let fail = { (key: String, message: String) in ConfigError(file: file, key: "config." + key, message) }
+        let tokens = try LanguageModelText.tokens(of: config.data, fail: fail)
+        let held: [Int32], size: Int
+        if tokens == .words {
+            // The held-out words in the checkpoint's own vocabulary.
+            let text = try LanguageModelText.load(config.data, fail: fail, saved: ckpt.trainer.vocabulary)
+            held = text.heldOut; size = text.vocabularySize
+        } else {
+            let vocabulary = ckpt.trainer.scalars
+            let corpus = try TextCorpus.load(paths: config.data.text, heldOut: config.data.validation)
+            // Held-out text in the checkpoint's own vocabulary (unknown characters → id 0, as in training).
+            let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($0.element, Int32($0.offset)) })
+            held = corpus.heldOut.map { index[corpus.vocabulary[Int($0)]] ?? 0 }
+            size = vocabulary.count
+        }
+        let built = try ModelBuilder.build(config.model, seed: config.seed, vocabulary: size)
         try ModelState.apply(ckpt.model, to: built.network, file: checkpoint.appendingPathComponent(CheckpointLayout.model).path)
         let recurrent = recurrentLayers(of: built.network)
         for r in recurrent { r.carryState = true }
-        let bits = try bitsPerCharacter(built.network, recurrent: recurrent, ids: held, vocabulary: vocabulary.count,
+        let bits = try bitsPerCharacter(built.network, recurrent: recurrent, ids: held, vocabulary: size,
                                         steps: config.data.sequenceLength)
-        return (bits, held.count, ckpt.step)
+        return (bits, held.count, ckpt.step, tokens)
     }
 
-    /// Samples `length` characters after `prompt` from a checkpoint, one at a time from
-    /// softmax(logits / temperature) — the most likely one at temperature 0 — keeping the
-    /// `topK` most likely when given; stops early at `stop` (a character) when given.
+    /// Samples `length` tokens (characters or words) after `prompt` from a checkpoint, one
+    /// at a time from softmax(logits / temperature) — the most likely one at temperature 0
+    /// — keeping the `topK` most likely when given; stops early at `stop` (a character, or
+    /// a word model's one-character token) when given. A word model never writes `<unk>`.
     public static func generate(checkpoint: URL, prompt: String, length: Int, temperature: Float, topK: Int?,
                                 seed: UInt64, stop: Character? = nil) throws -> String {
         let ckpt = try Checkpoint<LanguageModelState>.load(from: checkpoint, as: LanguageModelState.self)
         let state = ckpt.trainer
-        let vocabulary = state.scalars
-        // The same layers, run one character at a time.
+        let file = checkpoint.appendingPathComponent(CheckpointLayout.trainer).path
+        let tokens = try LanguageModelText.tokens(of: state.config.data) { ConfigError(file: file, key: "config." + $0, $1) }
+        let text = LanguageModelText.vocabularyOnly(tokens: tokens, saved: state.vocabulary)
+        let size = text.vocabularySize
+        // The same layers, run one token at a time.
         var model1 = state.config.model
         model1.input = [1]
-        let built = try ModelBuilder.build(model1, seed: state.config.seed, vocabulary: vocabulary.count)
+        let built = try ModelBuilder.build(model1, seed: state.config.seed, vocabulary: size)
         try ModelState.apply(ckpt.model, to: built.network, file: checkpoint.appendingPathComponent(CheckpointLayout.model).path)
         let recurrent = recurrentLayers(of: built.network)
         for r in recurrent { r.carryState = true; r.resetState() }
-        var ids = TextCorpus.encode(prompt, vocabulary: vocabulary)
-        if ids.isEmpty { ids = [TextCorpus.encode("\n", vocabulary: vocabulary).first ?? 0] }
+        var ids = text.encode(prompt)
+        if ids.isEmpty { ids = [text.lineEnd] }
+        let stopID: Int? = stop.flatMap { s in
+            tokens == .words ? text.words.flatMap { v in v.words.firstIndex(of: String(s)) }
+                             : text.characters.firstIndex(of: s.unicodeScalars.first!)
+        }
+        let excluded: Int? = tokens == .words ? Int(WordVocabulary.unknownID) : nil
         let input = Tensor(shape: [1, 1])
         var rng = RNG(seed: seed, stream: 77)
         var logits: Tensor?
@@ -132,14 +153,14 @@ public enum LanguageModel {
             logits = built.network.forward(input, mode: .evaluation)
         }
         var out: [Int32] = []
-        var probabilities = [Double](repeating: 0, count: vocabulary.count)
+        var probabilities = [Double](repeating: 0, count: size)
         for _ in 0..<length {
             guard let l = logits else { break }
             // softmax(l / T), restricted to the top k.
-            var order = Array(0..<vocabulary.count)
+            var order = Array(0..<size).filter { $0 != excluded }
             if temperature == 0 {
-                var best = 0
-                for i in 1..<order.count where l[i] > l[best] { best = i }
+                var best = order[0]
+                for i in order where l[i] > l[best] { best = i }
                 order = [best]
             } else if let k = topK, k > 0, k < order.count {
                 order.sort { l[$0] > l[$1] }
@@ -159,10 +180,14 @@ public enum LanguageModel {
                 if u <= 0 { next = i; break }
             }
             out.append(Int32(next))
-            if let stop, Character(vocabulary[next]) == stop { break }
+            if let stopID, next == stopID { break }
             input[0] = Float(next)
             logits = built.network.forward(input, mode: .evaluation)
         }
-        return prompt + TextCorpus.decode(out, vocabulary: vocabulary)
+        if tokens == .words {
+            // The prompt as the tokenizer read it (lower case), then the continuation.
+            return text.decode(ids.count == 1 && prompt.isEmpty ? out : ids + out)
+        }
+        return prompt + text.decode(out)
     }
 }
