@@ -53,6 +53,8 @@ def not_mirrored(cfg):
         return "starts from another run's checkpoint (init_from)"
     if task == "autoencoder":
         return "autoencoder task: no PyTorch twin yet"
+    if cfg.get("data", {}).get("tokens") == "words":
+        return "word language model: no PyTorch twin yet (see phalanx ngram for its baseline)"
     if dataset == "seq2seq":
         return "encoder-decoder: no PyTorch twin yet"
     if kind == "lbfgs":
