@@ -18,9 +18,8 @@ extension BLAS {
     /// A faster `OPENBLAS_CORETYPE` for this CPU when OpenBLAS fell back to older kernels
     /// (seen under hypervisors that report an Intel model OpenBLAS does not know), else nil.
     public static let suggestedCoreType: String? = {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        guard let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
-        let has = Set(flags.split(separator: " ").map(String.init))
+        guard !CPUInfo.flagsLine.isEmpty else { return nil }
+        let has = CPUInfo.flags
         let core = coreName.lowercased()
         if has.contains("avx512f") && has.contains("avx512bw")
             && !["skylakex", "cooperlake", "sapphirerapids"].contains(core) {

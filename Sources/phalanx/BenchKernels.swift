@@ -158,14 +158,8 @@ func convGFLOPS(_ c: ConvBenchCase, _ s: KernelBenchSettings)
     return ((f / fwd.median, f / fwd.best), (3 * f / full.median, 3 * f / full.best))
 }
 
-func cpuModel() -> String {
-    let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    let line = info.split(separator: "\n").first { $0.hasPrefix("model name") }
-    return line.map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
-}
+func cpuModel() -> String { CPUInfo.modelName ?? "unknown CPU" }
 
-/// A faster OpenBLAS kernel set than the one loaded, when OpenBLAS fell back to an old
-/// one on a CPU it does not recognise (as 0.3.21 does on recent Xeons under KVM).
 private func loadAverage() -> String {
     let s = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
     return s.split(separator: " ").prefix(3).joined(separator: " ")
