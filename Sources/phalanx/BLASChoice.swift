@@ -54,21 +54,22 @@ enum BLASChoice {
 
     /// CPU model, flags, OpenBLAS build and check version.
     static var machineKey: String {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let lines = info.split(separator: "\n")
-        let model = lines.first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":", maxSplits: 1).last ?? "") } ?? "?"
-        let flags = lines.first { $0.hasPrefix("flags") }.map(String.init) ?? ""
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in flags.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return "\(model.trimmingCharacters(in: .whitespaces)) | flags \(String(hash, radix: 16)) | "
-            + "\(String(cString: openblas_get_config())) | check v\(checkVersion)"
+        for b in CPUInfo.flagsLine.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return "\(CPUInfo.modelName ?? "?") | flags \(String(hash, radix: 16)) | "
+            + "\(buildConfig) | check v\(checkVersion)"
+    }
+
+    /// OpenBLAS's build string without the name of the kernels that happen to be loaded
+    /// (it includes them), so every process on the machine finds the same record.
+    static var buildConfig: String {
+        String(cString: openblas_get_config()).replacingOccurrences(of: " \(BLAS.coreName)", with: "")
     }
 
     /// OPENBLAS_CORETYPE values worth trying on this CPU: OpenBLAS's default and the
     /// kernel sets whose instructions the CPU has.
     static var candidates: [String] {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let flags = Set(info.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        let flags = CPUInfo.flags
         var out = ["default"]
         if flags.isSuperset(of: ["avx2", "fma"]) { out += ["Haswell", "Zen"] }
         if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512dq", "avx512vl"]) { out.append("SkylakeX") }
@@ -158,7 +159,7 @@ enum BLASChoice {
         if env["PHALANX_BLAS_CHOSEN"] != nil || env["PHALANX_BLAS_SELFCHECK"] == "0" { return }
         if let user = env["OPENBLAS_CORETYPE"], user != env["PHALANX_BLAS_SUGGESTED"] { return }
         let args = CommandLine.arguments
-        if args.count > 2 && args[1] == "bench" && args[2] == "kernels" { return }
+        if args.contains("--self-check") || args.contains("--self-check-child") { return }
         if args.count < 2 || args[1].hasPrefix("-") || args.contains("--help") || args.contains("-h") { return }
         var record = load()
         if record == nil {
